@@ -1,0 +1,5 @@
+"""``python -m lore_rag`` is the ``lore-rag`` command."""
+
+from lore_rag.cli import main
+
+raise SystemExit(main())

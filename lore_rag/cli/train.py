@@ -1,0 +1,97 @@
+"""``lore-rag train``: fine-tune the query encoder; with no data arguments, the whole default comparison."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+from lore_rag.training.args import TrainConfig
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``train`` subcommand."""
+    from lore_rag.cli import add_config_option
+
+    parser = sub.add_parser(
+        "train",
+        help="fine-tune a LORE query encoder (no data arguments: raw vs InfoNCE vs LORE on the bundled data)",
+        description=(
+            "Fine-tune only the query encoder of a base model on tiered data (P / N1 / N2); the document encoder "
+            "stays the original model, so existing indexes stay valid. With no --train, trains InfoNCE and LORE on "
+            "the bundled data and prints raw vs InfoNCE vs LORE on the bundled HotpotQA validation set."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_config_option(parser)
+    defaults = TrainConfig()
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f.metadata.get("help", "")
+        if f.name == "train_files":
+            parser.add_argument("--train", dest="train_files", nargs="+", metavar="FILE", default=[], help=help_text)
+        elif f.name == "validation_file":
+            parser.add_argument("--validation", dest="validation_file", metavar="FILE", help=help_text)
+        elif f.name == "output_dir":
+            parser.add_argument("--output", "-o", dest="output_dir", metavar="DIR", default=defaults.output_dir, help=help_text)
+        elif f.name == "loss":
+            parser.add_argument("--loss", choices=["lore", "infonce"], default=defaults.loss, help=help_text)
+        elif f.name in ("resume", "show_progress", "include_original"):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=getattr(defaults, f.name), help=help_text)
+        else:
+            value = getattr(defaults, f.name)
+            kind = {int: int, float: float}.get(type(value), str)
+            if f.name in ("max_steps", "eval_steps", "save_steps"):
+                kind = int
+            parser.add_argument(flag, type=kind, default=value, help=help_text)
+    parser.add_argument("--seeds", type=int, nargs="+", metavar="N", help="train and evaluate each seed; report mean ± std")
+    parser.add_argument(
+        "--compare",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="train both InfoNCE and LORE and print raw vs InfoNCE vs LORE (default: on when no --train is given)",
+    )
+    parser.add_argument("--eval", dest="eval_files", nargs="+", metavar="FILE", help="extra files to evaluate on")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run training as the flags say and print the result table."""
+    from lore_rag.training.pipeline import compare
+
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
+    config = TrainConfig(**values)
+    started = time.perf_counter()
+    comparing = args.compare if args.compare is not None else not config.train_files
+    seeds = args.seeds or [config.seed]
+    if comparing or len(seeds) > 1 or args.eval_files:
+        losses = ("infonce", "lore") if comparing else (config.loss,)
+        eval_files = list(args.eval_files or [])
+        if config.validation_file or not config.train_files:
+            from lore_rag.defaults import bundled_validation_path
+
+            eval_files.insert(0, config.validation_file or str(bundled_validation_path()))
+        result = compare(config, losses=losses, seeds=seeds, eval_files=eval_files)
+        for table in result.tables.values():
+            print(table)
+            print()
+        for loss, paths in result.checkpoints.items():
+            for path in paths:
+                print(f"{loss} checkpoint: {path}")
+        print(f"results: {result.json_path} (and results.md); curves: training_curves.png in each run folder")
+    else:
+        from lore_rag.training.trainer import train
+
+        outcome = train(config)
+        print(f"best checkpoint: {outcome.best}")
+        print(f"last checkpoint: {outcome.last}")
+        if outcome.metrics:
+            from lore_rag.evaluation.report import format_table
+
+            metrics = {k: v for k, v in outcome.metrics.items() if isinstance(v, dict)}
+            print(format_table({config.name or config.loss: metrics}, title="validation (best step)"))
+        print(f"curves: {Path(config.output_dir) / 'training_curves.png'}")
+    print(f"done in {time.perf_counter() - started:.0f}s", file=sys.stderr)
+    return 0

@@ -1,0 +1,1 @@
+"""Tiered LORE data: schema, JSONL io, converters and the builder."""

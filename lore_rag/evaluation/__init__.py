@@ -1,0 +1,1 @@
+"""Retrieval metrics: paper protocol, corpus-wide, QA."""
