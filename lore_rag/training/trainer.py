@@ -120,13 +120,18 @@ class _Anchor:
         self.teacher = {t: torch.from_numpy(np.asarray(v, dtype=np.float32)) for t, v in zip(texts, vectors)}
 
     def loss(
-        self, model: SentenceTransformer, batch: Sequence[Example], docs: torch.Tensor, mask: torch.Tensor, device: str
-    ) -> torch.Tensor | None:
-        rows = [i for i, e in enumerate(batch) if e.original_query]
-        if not rows:
-            return None
-        student = _embed_queries_train(model, [batch[i].original_query or "" for i in rows], device)
-        teacher = torch.stack([self.teacher[batch[i].original_query or ""] for i in rows]).to(device)
+        self, student: torch.Tensor, batch: Sequence[Example], docs: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Mean KL over the rows that have an original query.
+
+        Args:
+            student: Tuned-model embeddings of those rows' original queries, in batch order.
+            batch: The batch.
+            docs: ``[batch, max_chunks, dim]`` candidate vectors.
+            mask: ``[batch, max_chunks]`` real candidates.
+        """
+        rows = self.rows(batch)
+        teacher = torch.stack([self.teacher[batch[i].original_query or ""] for i in rows]).to(student.device)
         d, m = docs[rows], mask[rows]
         s_student = torch.einsum("bd,bcd->bc", student, d) / self.tau
         s_teacher = torch.einsum("bd,bcd->bc", teacher, d) / self.tau
@@ -135,6 +140,11 @@ class _Anchor:
         p = torch.softmax(s_teacher.masked_fill(~m, neg_inf), dim=1)
         log_p = torch.log(p.clamp_min(1e-12))
         return ((p * (log_p - log_q)) * m).sum(dim=1).mean()
+
+    @staticmethod
+    def rows(batch: Sequence[Example]) -> list[int]:
+        """Indices of the batch rows that carry an original query."""
+        return [i for i, e in enumerate(batch) if e.original_query]
 
 
 def _load_data(config: TrainConfig) -> tuple[list[Path], list[Example], Path | None, list[Example]]:
@@ -300,15 +310,18 @@ def train(config: TrainConfig) -> TrainResult:
             vectors = [cache.embed(e.chunks) for e in batch]
             cands = collate(batch, vectors)
             docs, tiers, mask = cands.doc_vectors.to(config.device), cands.tiers, cands.mask.to(config.device)
-            q = _embed_queries_train(query_model, [e.query for e in batch], config.device)
+            anchor_rows = anchor.rows(batch) if anchor is not None else []
+            # One forward pass for the training queries and the anchored original queries.
+            texts = [e.query for e in batch] + [batch[i].original_query or "" for i in anchor_rows]
+            embedded = _embed_queries_train(query_model, texts, config.device)
+            q = embedded[: len(batch)]
             scores = torch.einsum("bd,bcd->bc", q, docs)
             loss = compute_loss(scores, tiers, mask, tau=config.tau, alpha=config.alpha, beta=config.beta)
             total = loss
-            if anchor is not None:
-                extra = anchor.loss(query_model, batch, docs, mask, config.device)
-                if extra is not None:
-                    total = total + config.anchor_weight * extra
-                    record["anchor"] += float(extra.detach()) / config.grad_accum
+            if anchor is not None and anchor_rows:
+                extra = anchor.loss(embedded[len(batch) :], batch, docs, mask)
+                total = total + config.anchor_weight * extra
+                record["anchor"] += float(extra.detach()) / config.grad_accum
             (total / config.grad_accum).backward()
             record["loss"] += float(loss.detach()) / config.grad_accum
             detached = scores.detach()

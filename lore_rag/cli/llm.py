@@ -1,0 +1,206 @@
+"""``lore-rag llm serve`` (run the local llama.cpp server) and ``lore-rag llm ask "question"`` (a quick check).
+
+Also the LLM endpoint flags every command that needs an LLM shares: :func:`add_llm_arguments` adds them and
+:func:`llm_options` turns them into ``lore_rag.llm.connect(**options)`` arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from lore_rag.errors import ConfigError
+
+__all__ = ["add_llm_arguments", "llm_options", "register", "run"]
+
+_EPILOG = """\
+actions:
+  serve   run the llama.cpp OpenAI-compatible server in the foreground (bundled SmolLM2-135M-Instruct, or
+          --model-path GGUF) until Ctrl-C; point lore-rag or any OpenAI client at the URL it prints
+  ask     send one question to the configured endpoint (or to a local server started for it) and print the
+          answer; with --context, answer from those chunks and show the cited chunk ids
+
+endpoint: --base-url / $OPENAI_BASE_URL, key: $OPENAI_API_KEY (or --api-key), model: --model /
+$LORE_RAG_LLM_MODEL. With none of these set, the bundled model is served locally for the command.
+
+examples:
+  lore-rag llm serve --port 8080
+  OPENAI_BASE_URL=http://127.0.0.1:8080/v1 lore-rag llm ask "What is the capital of France?"
+  lore-rag llm ask "Who directed Sinister?" --context "Sinister is a 2012 film directed by Scott Derrickson."
+"""
+
+
+def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the LLM endpoint flags (``--base-url``, ``--model``, ``--model-path``, timeouts, ...) to ``parser``."""
+    group = parser.add_argument_group("LLM endpoint (default: $OPENAI_BASE_URL, else the bundled local model)")
+    group.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
+    group.add_argument("--model", help="model name (default: $LORE_RAG_LLM_MODEL, else what the endpoint serves)")
+    group.add_argument(
+        "--api-key", help="API key (prefer $OPENAI_API_KEY: a flag shows in the process list); never logged"
+    )
+    group.add_argument(
+        "--local", action="store_true", help="use the local llama.cpp server even if an endpoint is configured"
+    )
+    group.add_argument("--model-path", help="GGUF file for the local server (default: bundled SmolLM2-135M-Instruct)")
+    group.add_argument("--n-threads", type=int, help="local server threads (default: $LORE_RAG_LLM_THREADS or auto)")
+    group.add_argument("--n-ctx", type=int, help="local server context size in tokens (default: 4096)")
+    group.add_argument("--timeout", type=float, help="seconds per request (default: 60, local server 180)")
+    group.add_argument("--max-retries", type=int, help="retries after a failed request (default: 2)")
+    group.add_argument("--temperature", type=float, help="sampling temperature (default: 0)")
+    group.add_argument("--max-tokens", type=int, help="most tokens per reply (default: 256)")
+    group.add_argument("--concurrency", type=int, help="requests in flight at once (default: 4, local server 1)")
+
+
+def llm_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Turn the flags of :func:`add_llm_arguments` into keyword arguments for :func:`lore_rag.llm.connect`.
+
+    Raises:
+        ConfigError: for a value out of range.
+    """
+    options: dict[str, Any] = {
+        "base_url": getattr(args, "base_url", None),
+        "model": getattr(args, "model", None),
+        "api_key": getattr(args, "api_key", None),
+        "model_path": getattr(args, "model_path", None),
+        "local": True if getattr(args, "local", False) else None,
+    }
+    for name in ("timeout", "max_retries", "temperature", "max_tokens", "concurrency"):
+        value = getattr(args, name, None)
+        if value is not None:
+            options[name] = value
+    server: dict[str, Any] = {}
+    for name in ("n_threads", "n_ctx"):
+        value = getattr(args, name, None)
+        if value is not None:
+            if value < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+            server[name] = value
+    if server:
+        options["server_options"] = server
+    return options
+
+
+def register(subparsers: Any) -> None:
+    """Add ``lore-rag llm``."""
+    from lore_rag.cli import add_config_option
+
+    parser = subparsers.add_parser(
+        "llm",
+        help="serve the bundled LLM locally, or ask the configured LLM a question",
+        description="Serve the bundled LLM (llama.cpp, OpenAI-compatible) or ask the configured LLM a question.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("action", choices=("serve", "ask"), help="serve or ask (see below)")
+    parser.add_argument("question", nargs="?", help="the question (ask)")
+    add_config_option(parser)
+    ask = parser.add_argument_group("ask")
+    ask.add_argument("--context", action="append", default=None, metavar="TEXT", help="a retrieved chunk (repeatable)")
+    ask.add_argument("--context-file", metavar="FILE", help="chunks, one per line")
+    ask.add_argument("--long", action="store_true", help="with --context: a few sentences, not a short answer")
+    ask.add_argument("--system", help="system message (without --context)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object (answer, cited, model, seconds)")
+    serve = parser.add_argument_group("serve (and the local server that ask may start)")
+    serve.add_argument("--host", default="127.0.0.1", help="listen address (default: 127.0.0.1, no auth!)")
+    serve.add_argument("--port", type=int, help="listen port (default: serve 8080, ask a free port)")
+    serve.add_argument("--log-file", help="server log file (default: serve the terminal, ask a temporary file)")
+    add_llm_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``lore-rag llm serve`` or ``lore-rag llm ask``."""
+    if args.action == "serve":
+        return _serve(args)
+    return _ask(args)
+
+
+def _server_options(args: argparse.Namespace, *, serving: bool) -> dict[str, Any]:
+    options: dict[str, Any] = {"host": args.host}
+    port = args.port if args.port is not None else (8080 if serving else None)
+    if port is not None:
+        options["port"] = port
+    if args.log_file or serving:
+        options["log_path"] = args.log_file or "-"
+    return options
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from lore_rag.llm import LocalLLMServer
+
+    if args.question:
+        raise ConfigError("lore-rag llm serve takes no question (did you mean: lore-rag llm ask ...?)")
+    options = llm_options(args)
+    server = LocalLLMServer(
+        args.model_path,
+        model_alias=args.model,
+        **_server_options(args, serving=True),
+        **options.get("server_options", {}),
+    )
+    server.start()
+    try:
+        print(
+            f"Serving {server.model} ({server.model_path.name}, {server.n_threads} threads) at {server.base_url}\n"
+            f"Use it from lore-rag or any OpenAI client:  export OPENAI_BASE_URL={server.base_url}\n"
+            "Ctrl-C stops it.",
+            file=sys.stderr,
+            flush=True,
+        )
+        code = server.wait()
+        print(f"lore-rag: the llama.cpp server exited with code {code}", file=sys.stderr)
+        return 1 if code else 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop()
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from lore_rag.llm import connect
+    from lore_rag.llm.prompts import answer_messages, parse_answer
+
+    if not args.question:
+        raise ConfigError('lore-rag llm ask needs a question: lore-rag llm ask "What is ...?"')
+    chunks = list(args.context or [])
+    if args.context_file:
+        path = Path(args.context_file)
+        try:
+            chunks += [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read the context file ({exc.strerror})") from None
+    options = llm_options(args)
+    server_options = {**_server_options(args, serving=False), **options.pop("server_options", {})}
+    started = time.monotonic()
+    with connect(**options, server_options=server_options) as llm:
+        ready = time.monotonic()
+        if chunks:
+            reply = llm.chat(answer_messages(args.question, chunks, short=not args.long))
+            answer = parse_answer(reply, chunk_ids=[str(i) for i in range(1, len(chunks) + 1)], short=not args.long)
+            text, cited = answer.text, answer.cited
+        else:
+            messages = [{"role": "system", "content": args.system}] if args.system else []
+            messages.append({"role": "user", "content": args.question})
+            reply = llm.chat(messages)
+            text, cited = reply.strip(), []
+        seconds = time.monotonic() - ready
+        if args.json:
+            record = {
+                "answer": text,
+                "cited": cited,
+                "reply": reply,
+                "model": llm.model,
+                "base_url": llm.base_url,
+                "seconds": round(seconds, 3),
+                "startup_seconds": round(ready - started, 3),
+            }
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            print(text)
+            if cited:
+                print(f"cited: {', '.join(cited)}")
+            print(f"({llm.model} at {llm.base_url}, {seconds:.1f} s)", file=sys.stderr)
+    return 0
