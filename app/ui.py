@@ -1,0 +1,349 @@
+"""The Gradio UI: :func:`build_demo` wires components to a :class:`lore_rag.demo.DemoSession`; :func:`launch` serves it.
+
+All retrieval, labelling, answering and scoring happens in :mod:`lore_rag.demo`; the callbacks here only turn its
+results into HTML and tables, and turn every failure into a message on the page.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import gradio as gr  # noqa: E402
+
+from app.components.examples import example_card_html, example_choices  # noqa: E402
+from app.components.hits import answer_html, hits_html, legend_html  # noqa: E402
+from app.components.style import esc, note  # noqa: E402
+from app.components.summary import SUMMARY_HEADERS, summary_rows, verdict_html  # noqa: E402
+from lore_rag.demo import LORE, RAW, Comparison, DemoSession  # noqa: E402
+from lore_rag.errors import LoreError  # noqa: E402
+
+__all__ = ["CSS", "build_demo", "launch"]
+
+logger = logging.getLogger(__name__)
+
+#: Page CSS (the labels' colours are inline, so the page reads right without it).
+CSS = """
+.lore-col-title { font-size: 1.15em; font-weight: 700; }
+"""
+
+_INTRO = (
+    "## LORE vs the raw retriever\n"
+    "Both columns search **the same Chroma index** (built once with the raw model: LORE tunes only the query "
+    "encoder). Pick an example: its rewritten question weaves in *distractors*, tempting chunks that do not "
+    "answer it. Each retrieved chunk is labelled from the question's own tiers, and the LLM answers from each "
+    "column's top chunks."
+)
+
+
+def _message(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, LoreError) else f"{type(exc).__name__}: {exc}"
+
+
+def _header(session: DemoSession) -> str:
+    info = session.describe()
+    llm = info["llm"] or f"off ({info['llm_error'] or 'not configured'})"
+    steps = f", {info['trained_steps']} steps" if info.get("trained_steps") else ""
+    return (
+        f"**raw:** {info['raw']} · **LORE:** {info['lore']} (`{info['checkpoint']}`{steps}) · "
+        f"**index:** {info['chunks'] if info['chunks'] is not None else '?'} chunks, {info['store']} · **LLM:** {llm}"
+    )
+
+
+def _render(
+    session: DemoSession, comparison: Comparison, states: dict[str, str], status: str
+) -> tuple[str, str, str, str, str, str, str]:
+    raw, lore = comparison.columns[RAW], comparison.columns[LORE]
+
+    def cited(column: Any) -> list[int]:
+        return column.answer.cited if column.answer is not None and states[column.key] == "done" else []
+
+    outputs = (
+        status,
+        legend_html(labelled=comparison.labelled),
+        answer_html(raw, comparison, state=states[RAW], llm_name=session.llm_name),
+        hits_html(raw, other_name="LORE", answer_k=comparison.answer_k, cited=cited(raw)),
+        answer_html(lore, comparison, state=states[LORE], llm_name=session.llm_name),
+        hits_html(lore, other_name="raw", answer_k=comparison.answer_k, cited=cited(lore), arrows=True),
+        verdict_html(comparison.verdicts(), labelled=comparison.labelled),
+    )
+    return outputs
+
+
+def _stream(
+    session: DemoSession, query: str, k: float, answers: bool, key: str | None, index: int | None
+) -> Iterator[tuple[str, ...]]:
+    """Yield the retrieval results first, then each column's answer as it arrives."""
+    skip = gr.skip()
+    try:
+        example = session.match_example(query, key, index)
+        comparison = session.compare(query, k=int(k or session.k), example=example)
+    except Exception as exc:  # noqa: BLE001 - every failure is a message on the page
+        logger.warning("run failed: %s", exc)
+        yield (note(_message(exc), kind="error"), skip, skip, skip, skip, skip, skip)
+        return
+    where = (
+        f"labels from example {int(index) + 1}"
+        if example is not None and index is not None
+        else "free-text query: no labels"
+    )
+    took = max(c.seconds for c in comparison.columns.values())
+    status = note(f"Retrieved the top {comparison.k} of both models in {took:.2f} s · {where}.")
+    if session.llm is None:
+        state = f"unavailable: {session.llm_error or 'started with --no-llm'}"
+    elif not answers:
+        state = "off"
+    else:
+        state = "pending"
+    states = {RAW: state, LORE: state}
+    yield _render(session, comparison, states, status)
+    if state != "pending":
+        return
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lore-answer") as pool:
+        futures = {pool.submit(session.answer, comparison, column): column for column in (RAW, LORE)}
+        for future in as_completed(futures):
+            column = futures[future]
+            try:
+                future.result()
+            except Exception as exc:  # noqa: BLE001
+                from lore_rag.demo import ColumnAnswer
+
+                comparison.columns[column].answer = ColumnAnswer(error=_message(exc))
+            states[column] = "done"
+            yield _render(session, comparison, states, status)
+
+
+def build_demo(session: DemoSession, *, title: str = "lore-rag: raw vs LORE") -> gr.Blocks:
+    """Build the app for one session: examples, raw and LORE columns with labelled chunks and answers, a summary tab.
+
+    Args:
+        session: Models, index, example sets and LLM.
+        title: Browser tab title.
+
+    Returns:
+        The :class:`gradio.Blocks` (serve it with :func:`launch`).
+    """
+    try:
+        first = session.dataset()
+    except LoreError:
+        first = None
+    curves = session.training_curves
+
+    with gr.Blocks(title=title, analytics_enabled=False) as demo:
+        set_key = gr.State(first.key if first is not None else None)
+        example_index = gr.State(None)
+        gr.Markdown(_INTRO)
+        gr.Markdown(_header(session), elem_id="lore-header")
+        with gr.Tabs():
+            with gr.Tab("Compare", id="compare"):
+                with gr.Row(equal_height=False):
+                    picker = gr.Dropdown(
+                        choices=example_choices(first) if first is not None else [],
+                        value=None,
+                        label=f"Example questions ({first.name}, {len(first)})" if first else "Example questions",
+                        elem_id="lore-example-picker",
+                        scale=5,
+                        filterable=True,
+                    )
+                    with gr.Column(scale=2, min_width=260):
+                        run_rewritten = gr.Button(
+                            "Run rewritten question", variant="primary", size="md", elem_id="lore-run-rewritten"
+                        )
+                        with gr.Row():
+                            run_original = gr.Button("Run original", size="sm", elem_id="lore-run-original")
+                            shuffle = gr.Button("Random example", size="sm", elem_id="lore-random")
+                card = gr.HTML(example_card_html(None), elem_id="lore-example-card")
+                with gr.Accordion("Load another tiered data set (JSONL)", open=False):
+                    with gr.Row():
+                        data_path = gr.Textbox(
+                            label="Path on the server",
+                            placeholder="data/my_set.jsonl",
+                            scale=3,
+                            elem_id="lore-data-path",
+                        )
+                        data_file = gr.File(
+                            label="…or upload", file_types=[".jsonl", ".gz", ".json"], scale=2, elem_id="lore-data-file"
+                        )
+                    load_button = gr.Button("Load data set", elem_id="lore-load")
+                    load_status = gr.HTML("", elem_id="lore-load-status")
+                with gr.Row(equal_height=True):
+                    query = gr.Textbox(
+                        label="Query (an example's question, or anything: free text has no labels)",
+                        placeholder="Who directed Sinister?",
+                        scale=6,
+                        elem_id="lore-query",
+                    )
+                    k = gr.Slider(1, 10, value=session.k, step=1, label="top-k", scale=2, elem_id="lore-k")
+                    answers = gr.Checkbox(
+                        value=session.llm is not None,
+                        label="LLM answers",
+                        interactive=session.llm is not None,
+                        scale=1,
+                        elem_id="lore-answers",
+                    )
+                    run = gr.Button("Search", variant="primary", scale=1, size="md", elem_id="lore-search")
+                status = gr.HTML("", elem_id="lore-status")
+                legend = gr.HTML(legend_html(), elem_id="lore-legend")
+                with gr.Row(equal_height=False):
+                    with gr.Column(elem_id="lore-col-raw"):
+                        gr.Markdown(f"### {esc(session.names[RAW])}", elem_classes="lore-col-title")
+                        raw_answer = gr.HTML("", elem_id="lore-raw-answer")
+                        raw_hits = gr.HTML("", elem_id="lore-raw-hits")
+                    with gr.Column(elem_id="lore-col-lore"):
+                        gr.Markdown(f"### {esc(session.names[LORE])}", elem_classes="lore-col-title")
+                        lore_answer = gr.HTML("", elem_id="lore-lore-answer")
+                        lore_hits = gr.HTML("", elem_id="lore-lore-hits")
+                verdict = gr.HTML("", elem_id="lore-verdict")
+            with gr.Tab("Summary", id="summary") as summary_tab:
+                gr.Markdown(
+                    "P@k: share of a question's **positive** chunks ranked in its top k (higher is better). "
+                    "N1@k: share of its **distractors** in the top k (lower is better). Each question's own "
+                    "candidates are ranked (the paper's protocol), with the rewritten and with the original query."
+                )
+                summary_button = gr.Button("Compute on the loaded set", elem_id="lore-summary-run")
+                summary_status = gr.HTML("", elem_id="lore-summary-status")
+                summary_table = gr.Dataframe(
+                    headers=SUMMARY_HEADERS, value=None, interactive=False, elem_id="lore-summary-table"
+                )
+                gr.Markdown("### Training curves of the checkpoint")
+                if curves is not None:
+                    gr.Image(str(curves), type="filepath", show_label=False, elem_id="lore-curves", interactive=False)
+                else:
+                    gr.Markdown("This checkpoint's run folder has no `training_curves.png`.")
+
+        outputs = [status, legend, raw_answer, raw_hits, lore_answer, lore_hits, verdict]
+
+        def pick(choice: Any, key: str | None) -> tuple[str, Any, Any]:
+            if choice is None or choice == "":
+                return example_card_html(None), None, gr.skip()
+            try:
+                index = int(choice)
+                example = session.dataset(key).example(index)
+            except Exception as exc:  # noqa: BLE001
+                return note(_message(exc), kind="error"), None, gr.skip()
+            return example_card_html(example, index), index, example.query
+
+        def random_choice(key: str | None) -> Any:
+            try:
+                loaded = session.dataset(key)
+            except LoreError as exc:
+                gr.Warning(str(exc))
+                return gr.skip()
+            return random.randrange(len(loaded)) if len(loaded) else gr.skip()
+
+        def search(query_text: str, top_k: float, with_answers: bool, key: str | None, index: int | None):
+            yield from _stream(session, query_text, top_k, with_answers, key, index)
+
+        def run_view(view: str):
+            def handler(key: str | None, index: int | None, top_k: float, with_answers: bool):
+                from lore_rag.demo import example_query
+
+                skip = gr.skip()
+                if index is None:
+                    yield (skip, note("Pick an example question first.", kind="warn"), *([skip] * 6))
+                    return
+                try:
+                    text = example_query(session.dataset(key).example(int(index)), view)
+                except Exception as exc:  # noqa: BLE001
+                    yield (skip, note(_message(exc), kind="error"), *([skip] * 6))
+                    return
+                first_update = True
+                for update in _stream(session, text, top_k, with_answers, key, index):
+                    yield (text if first_update else skip, *update)
+                    first_update = False
+
+            return handler
+
+        def load_set(path_text: str, upload: Any, progress: gr.Progress = gr.Progress(track_tqdm=True)):  # noqa: B008
+            path = upload or (path_text or "").strip()
+            skip = gr.skip()
+            if not path:
+                return note("Give a path or upload a tiered JSONL file.", kind="warn"), skip, skip, skip, skip
+            try:
+                progress(0, desc="reading and indexing")
+                loaded = session.load(path, name=os.path.basename(str(path)), show_progress=True)
+            except Exception as exc:  # noqa: BLE001
+                return note(_message(exc), kind="error"), skip, skip, skip, skip
+            dropdown = gr.Dropdown(
+                choices=example_choices(loaded), value=None, label=f"Example questions ({loaded.name}, {len(loaded)})"
+            )
+            count = session.store.count()
+            message = note(f"Loaded {len(loaded)} question(s) from {loaded.name}; the index holds {count} chunks.")
+            return message, dropdown, loaded.key, None, example_card_html(None)
+
+        def summarize(key: str | None, progress: gr.Progress = gr.Progress(track_tqdm=True)):  # noqa: B008
+            try:
+                loaded = session.dataset(key)
+                progress(0, desc="ranking candidates")
+                rows = session.summary(loaded.key, show_progress=True)
+            except Exception as exc:  # noqa: BLE001
+                return note(_message(exc), kind="error"), gr.skip()
+            return note(f"{loaded.name}: {len(loaded)} question(s)."), summary_rows(rows)
+
+        picker.change(pick, [picker, set_key], [card, example_index, query], api_visibility="private")
+        shuffle.click(random_choice, [set_key], [picker], api_visibility="private")
+        run.click(search, [query, k, answers, set_key, example_index], outputs, api_name="search", concurrency_limit=16)
+        query.submit(
+            search, [query, k, answers, set_key, example_index], outputs, api_visibility="private", concurrency_limit=16
+        )
+        for button, view in ((run_rewritten, "rewritten"), (run_original, "original")):
+            button.click(
+                run_view(view),
+                [set_key, example_index, k, answers],
+                [query, *outputs],
+                api_name=f"run_{view}",
+                concurrency_limit=16,
+            )
+        load_button.click(
+            load_set,
+            [data_path, data_file],
+            [load_status, picker, set_key, example_index, card],
+            api_visibility="private",
+            concurrency_limit=2,
+        )
+        summary_button.click(summarize, [set_key], [summary_status, summary_table], api_name="summary")
+        summary_tab.select(summarize, [set_key], [summary_status, summary_table], api_visibility="private")
+    return demo
+
+
+def launch(
+    demo: gr.Blocks,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    auth: tuple[str, str] | None = None,
+    block: bool = True,
+    quiet: bool = False,
+) -> tuple[Any, str, str]:
+    """Serve the app (analytics off, no share link); returns Gradio's ``(app, local_url, share_url)``.
+
+    Args:
+        demo: From :func:`build_demo`.
+        host: Address to bind (default loopback only).
+        port: Port (default: 7860 or the next free one).
+        auth: ``(user, password)`` for basic login, or ``None``.
+        block: Block until Ctrl-C (``False`` returns at once, e.g. in tests; call ``demo.close()``).
+        quiet: Less console output.
+    """
+    demo.queue(default_concurrency_limit=4, max_size=256)
+    return demo.launch(
+        server_name=host,
+        server_port=port,
+        auth=auth,
+        auth_message="lore-rag app: log in with the user and password given to --auth" if auth else None,
+        share=False,
+        prevent_thread_lock=not block,
+        show_error=True,
+        quiet=quiet,
+        ssr_mode=False,
+        mcp_server=False,
+        css=CSS,
+        footer_links=[],
+    )

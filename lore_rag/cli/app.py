@@ -1,0 +1,161 @@
+"""``lore-rag app``: the Gradio app, raw vs LORE side by side (also ``python -m app``)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import sys
+from typing import Any
+
+from lore_rag.cli.llm import add_llm_arguments, llm_options
+from lore_rag.errors import ConfigError, LoreError
+
+__all__ = ["parse_auth", "register", "run"]
+
+_EPILOG = """\
+With no arguments everything is offline: the bundled all-MiniLM-L6-v2, the default LORE checkpoint (trained once on
+the bundled data when missing, a few minutes on a 2-core CPU), the bundled HotpotQA validation set indexed into
+$LORE_RAG_HOME/app_store, and the bundled SmolLM2 on a local llama.cpp server (stopped when the app stops).
+
+examples:
+  lore-rag app                                    # http://127.0.0.1:7860
+  lore-rag app --checkpoint runs/lore/best --data my_tiered.jsonl
+  lore-rag app --store my_index/ --collection docs --no-llm     # your own index: free-text queries, no labels
+  LORE_RAG_APP_AUTH=me:secret lore-rag app --host 0.0.0.0 --port 8080
+  OPENAI_BASE_URL=http://127.0.0.1:8000/v1 lore-rag app          # answers from your endpoint
+"""
+
+
+def register(subparsers: Any) -> None:
+    """Add ``lore-rag app``."""
+    from lore_rag.cli import add_config_option
+
+    parser = subparsers.add_parser(
+        "app",
+        help="Gradio app: raw vs LORE retrieval side by side, labelled chunks, LLM answers",
+        description=(
+            "Serve a web app that searches one Chroma index with the raw model and with a LORE checkpoint side "
+            "by side, labels each retrieved chunk positive / distractor from a tiered data set, and shows the "
+            "LLM's answer from each column's chunks."
+        ),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--checkpoint", metavar="DIR", help="LORE checkpoint (default: the default one, trained on first start)"
+    )
+    parser.add_argument(
+        "--data",
+        metavar="JSONL",
+        help="tiered JSONL for the examples panel (default: the bundled validation set, with the app's own store)",
+    )
+    parser.add_argument(
+        "--store", metavar="DIR", help="embedded Chroma folder to search (default: $LORE_RAG_HOME/app_store)"
+    )
+    parser.add_argument("--collection", default="lore", help="collection in the store (default: %(default)s)")
+    index = parser.add_mutually_exclusive_group()
+    index.add_argument(
+        "--index-data",
+        dest="index_data",
+        action="store_true",
+        default=None,
+        help="add the chunks of each data set loaded to the store (default: only for the app's own store)",
+    )
+    index.add_argument("--no-index-data", dest="index_data", action="store_false", help="never add to the store")
+    parser.add_argument("-k", "--top-k", type=int, default=5, help="chunks per column (default: %(default)s)")
+    parser.add_argument(
+        "--answer-k", type=int, default=3, help="top chunks the LLM answers from (default: %(default)s)"
+    )
+    parser.add_argument("--device", help="torch device (default: cpu)")
+    serve = parser.add_argument_group("serving")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
+    serve.add_argument("--port", type=int, help="port (default: 7860, or the next free one)")
+    serve.add_argument(
+        "--auth",
+        metavar="USER:PASS",
+        help="require this login (prefer $LORE_RAG_APP_AUTH=USER:PASS: a flag shows in the process list)",
+    )
+    serve.add_argument("--no-llm", action="store_true", help="retrieval only: start no LLM, show no answers")
+    serve.add_argument("--no-progress", action="store_true", help="no progress bars while training and indexing")
+    add_config_option(parser)
+    add_llm_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    """``"user:pass"`` as ``(user, pass)``; ``None`` or ``""`` as no login.
+
+    Raises:
+        ConfigError: for a value without a user or a password.
+    """
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise ConfigError("--auth / LORE_RAG_APP_AUTH must be USER:PASS, with both parts non-empty")
+    return user, password
+
+
+def _terminate(signum: int, frame: Any) -> None:  # pragma: no cover - signal handler
+    raise KeyboardInterrupt
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the session (train, index, start the LLM as needed) and serve the app until Ctrl-C."""
+    from lore_rag.demo import DemoSession
+
+    try:
+        from app.ui import build_demo, launch
+    except ImportError as exc:
+        raise ConfigError(f"the app needs Gradio: pip install 'lore-rag[app]' ({exc})") from None
+
+    if args.top_k < 1 or args.answer_k < 1:
+        raise ConfigError("-k/--top-k and --answer-k must be at least 1")
+    auth = parse_auth(args.auth or os.environ.get("LORE_RAG_APP_AUTH"))
+    if args.host not in ("127.0.0.1", "localhost", "::1") and auth is None:
+        print(
+            f"lore-rag app: warning: serving on {args.host} without --auth: anyone who can reach it can use it",
+            file=sys.stderr,
+        )
+    show_progress = not args.no_progress
+    if args.checkpoint is None:
+        print("lore-rag app: loading the default LORE checkpoint (trained on first start)", file=sys.stderr)
+    session = DemoSession.create(
+        args.checkpoint,
+        data=args.data,
+        store=args.store,
+        collection=args.collection,
+        index_data=args.index_data,
+        k=args.top_k,
+        answer_k=args.answer_k,
+        device=args.device,
+        show_progress=show_progress,
+    )
+    try:  # SIGTERM stops the app like Ctrl-C, so the LLM server is stopped too
+        previous: Any = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread
+        previous = None
+    with contextlib.ExitStack() as stack:
+        if args.no_llm:
+            session.llm_error = "started with --no-llm"
+        else:
+            from lore_rag.llm import connect
+
+            try:
+                session.llm = stack.enter_context(connect(**llm_options(args)))
+                print(f"lore-rag app: LLM {session.llm.model} at {session.llm.base_url}", file=sys.stderr)
+            except Exception as exc:  # noqa: BLE001 - the app runs without answers, saying why
+                session.llm_error = str(exc) if isinstance(exc, LoreError) else f"{type(exc).__name__}: {exc}"
+                print(f"lore-rag app: warning: no LLM answers: {exc}", file=sys.stderr)
+        demo = build_demo(session)
+        try:
+            launch(demo, host=args.host, port=args.port, auth=auth, block=True)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            demo.close()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+    return 0

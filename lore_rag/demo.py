@@ -1,0 +1,930 @@
+"""Raw vs LORE side by side: the logic behind the Gradio app, usable from recipes and tests.
+
+One :class:`DemoSession` holds the raw model and a LORE checkpoint (which shares the raw model as its document
+encoder, so one Chroma collection serves both), the tiered example sets loaded so far, and optionally an LLM
+client. For a query it retrieves each model's top-k chunks, labels every hit **positive** / **distractor** from
+the question's own tiers when the question comes from a tiered set, asks the LLM to answer from each column's
+chunks, and gives a verdict per model (answer correct? distractor in the top 3?).
+
+```python
+from lore_rag.demo import DemoSession
+from lore_rag.llm import connect
+
+with connect() as llm:
+    session = DemoSession.create(llm=llm)          # default checkpoint, bundled validation set, local store
+    example = session.dataset().examples[0]
+    result = session.run(example.query, example=example)
+    for verdict in result.verdicts():
+        print(verdict.model, verdict.summary())
+```
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lore_rag.data.schema import Example, Tier
+from lore_rag.errors import ConfigError, LoreError
+
+if TYPE_CHECKING:
+    from lore_rag.llm import LLMClient
+    from lore_rag.models.encoder import LoreEncoder
+    from lore_rag.retrieval import ChromaStore, Hit
+
+__all__ = [
+    "BUNDLED_KEY",
+    "ColumnAnswer",
+    "ColumnResult",
+    "Comparison",
+    "DemoError",
+    "DemoSession",
+    "ExampleSet",
+    "LabelledHit",
+    "Verdict",
+    "answer_from_hits",
+    "chunk_labels",
+    "default_store_path",
+    "ensure_default_checkpoint",
+    "example_query",
+    "index_examples",
+    "label_hits",
+    "load_example_set",
+    "training_curves_path",
+    "woven_distractors",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Key of the bundled validation set among a session's example sets.
+BUNDLED_KEY = "bundled"
+#: Column keys of a comparison, in display order.
+RAW, LORE = "raw", "lore"
+_TOP = 3
+
+
+class DemoError(LoreError):
+    """A demo step that cannot run: no LLM configured, an unknown example set, an empty query."""
+
+
+# ----------------------------------------------------------------------------------------------- set-up helpers
+
+
+def default_store_path() -> Path:
+    """Return the app's own Chroma folder: ``$LORE_RAG_HOME/app_store`` (``~/.cache/lore-rag/app_store``)."""
+    from lore_rag.defaults import home_dir
+
+    return home_dir() / "app_store"
+
+
+def ensure_default_checkpoint(folder: str | os.PathLike[str] | None = None, *, show_progress: bool = True) -> Path:
+    """Return the default LORE checkpoint, trained once on the bundled data when it is not there yet.
+
+    Only a finished run counts: ``folder/best`` is written when training ends, so a run interrupted earlier is
+    resumed (from ``folder/last``) instead of being used half-trained.
+
+    Args:
+        folder: The training output folder; default ``$LORE_RAG_HOME/checkpoints/default``.
+        show_progress: tqdm bars while training (about 24 steps; a few minutes on a 2-core CPU).
+
+    Returns:
+        The checkpoint folder (``folder/best``).
+    """
+    from lore_rag.defaults import cache_dir, home_dir
+    from lore_rag.models.checkpoint import MANIFEST_NAME
+
+    root = Path(folder) if folder is not None else home_dir() / "checkpoints" / "default"
+    best = root / "best"
+    if (best / MANIFEST_NAME).is_file():
+        return best
+    from lore_rag.training.trainer import TrainConfig, train
+
+    logger.info("no LORE checkpoint in %s: training the default one on the bundled data (once)", root)
+    result = train(
+        TrainConfig(output_dir=str(root), cache_dir=str(cache_dir("doc_embeddings")), show_progress=show_progress)
+    )
+    return Path(result.best)
+
+
+def training_curves_path(checkpoint: str | os.PathLike[str]) -> Path | None:
+    """Return the ``training_curves.png`` of the run a checkpoint comes from (``None`` when there is none).
+
+    The trainer writes it into the run folder, the parent of ``best/``; a checkpoint folder given as the run
+    folder itself is looked into too.
+    """
+    path = Path(checkpoint)
+    for folder in (path, path.parent):
+        candidate = folder / "training_curves.png"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def chunk_labels(example: Example) -> dict[str, Tier]:
+    """Map each chunk text of one tiered question to its tier (the first tier given when a text repeats)."""
+    labels: dict[str, Tier] = {}
+    for text, tier in zip(example.chunks, example.tiers, strict=True):
+        labels.setdefault(text, tier)
+    return labels
+
+
+def index_examples(
+    store: ChromaStore, encoder: LoreEncoder, examples: Sequence[Example], *, show_progress: bool = True
+) -> int:
+    """Add every distinct chunk of ``examples`` to ``store`` (ids are text hashes: already-present chunks are skipped).
+
+    Each chunk keeps ``chunk_of`` (the row id) and ``title`` (from the row's ``titles``) as metadata.
+
+    Returns:
+        How many chunks were added.
+    """
+    texts: list[str] = []
+    metadatas: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for row, example in enumerate(examples):
+        titles = example.extra.get("titles") if isinstance(example.extra.get("titles"), list) else None
+        for i, text in enumerate(example.chunks):
+            if text in seen:
+                continue
+            seen.add(text)
+            meta: dict[str, Any] = {"chunk_of": example.id or f"row{row + 1}", "chunk_index": i}
+            if titles and i < len(titles) and isinstance(titles[i], str):
+                meta["title"] = titles[i]
+            texts.append(text)
+            metadatas.append(meta)
+    if not texts:
+        return 0
+    return store.add_texts(texts, encoder, metadatas=metadatas, show_progress=show_progress)
+
+
+# ----------------------------------------------------------------------------------------------- results
+
+
+@dataclass
+class LabelledHit:
+    """One retrieved chunk with what the loaded question says about it.
+
+    Attributes:
+        hit: The retrieved chunk (id, text, score, rank, metadata).
+        tier: Its tier in the question's own candidates; ``None`` when it is not one of them or no labels
+            are known (a free-text query).
+        other_rank: Rank of the same chunk in the other model's list (``None``: not in it).
+    """
+
+    hit: Hit
+    tier: Tier | None = None
+    other_rank: int | None = None
+
+    @property
+    def rank(self) -> int:
+        """1-based rank."""
+        return self.hit.rank
+
+    @property
+    def label(self) -> str:
+        """``"positive"``, ``"distractor"``, or ``""`` (neither: an ordinary negative, or unlabelled)."""
+        if self.tier == Tier.POSITIVE:
+            return "positive"
+        if self.tier == Tier.DISTRACTOR:
+            return "distractor"
+        return ""
+
+    @property
+    def title(self) -> str:
+        """The chunk's ``title`` metadata ('' when it has none)."""
+        value = self.hit.metadata.get("title")
+        return str(value) if value else ""
+
+
+def label_hits(hits: Sequence[Hit], labels: Mapping[str, Tier] | None) -> list[LabelledHit]:
+    """Attach tiers to hits: a hit whose text is one of the question's chunks gets that chunk's tier.
+
+    Args:
+        hits: Retrieved chunks.
+        labels: ``text -> tier`` of one question (:func:`chunk_labels`); ``None`` for a free-text query.
+    """
+    return [LabelledHit(hit=h, tier=(labels or {}).get(h.text)) for h in hits]
+
+
+@dataclass
+class ColumnAnswer:
+    """The LLM's answer from one column's chunks.
+
+    Attributes:
+        text: The answer, without its citations ('' when the LLM failed).
+        cited: Ranks of the chunks the answer cites, in the order cited.
+        reply: The LLM's raw reply.
+        seconds: Time taken (0 when it came from the answer cache).
+        error: Why there is no answer (LLM down, timeout, ...), else ``None``.
+        em: Exact match with the gold answer(s), when known.
+        f1: Token F1 with the gold answer(s), when known.
+    """
+
+    text: str = ""
+    cited: list[int] = field(default_factory=list)
+    reply: str = ""
+    seconds: float = 0.0
+    error: str | None = None
+    em: float | None = None
+    f1: float | None = None
+
+    @property
+    def correct(self) -> bool | None:
+        """Exact match with a gold answer (``None`` when there is no gold or no answer)."""
+        if self.em is None or self.error:
+            return None
+        return self.em >= 1.0
+
+
+@dataclass
+class ColumnResult:
+    """One model's side of a comparison.
+
+    Attributes:
+        key: ``"raw"`` or ``"lore"``.
+        name: The model's display name.
+        hits: Labelled top-k chunks, best first.
+        answer: The LLM answer, once asked for.
+        error: Why retrieval failed, else ``None``.
+        seconds: Retrieval time.
+    """
+
+    key: str
+    name: str
+    hits: list[LabelledHit] = field(default_factory=list)
+    answer: ColumnAnswer | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+    def n_tier_in_top(self, tier: Tier, top: int = _TOP) -> int:
+        """How many of the first ``top`` hits have ``tier``."""
+        return sum(1 for h in self.hits[:top] if h.tier == tier)
+
+
+@dataclass
+class Verdict:
+    """Per-model verdict on one labelled question.
+
+    Attributes:
+        model: The model's display name.
+        positives_in_top: Positive chunks among the first ``top`` hits (``None`` without labels).
+        n_positive: Positive chunks of the question.
+        distractor_in_top: Whether a distractor is among the first ``top`` hits (``None`` without labels).
+        answer_correct: Whether the LLM's answer matches the gold (``None``: no answer or no gold).
+        answer: The answer text ('' when none).
+        top: The cut-off.
+    """
+
+    model: str
+    positives_in_top: int | None
+    n_positive: int
+    distractor_in_top: bool | None
+    answer_correct: bool | None
+    answer: str = ""
+    top: int = _TOP
+
+    def summary(self) -> str:
+        """One line, e.g. ``2/2 positives in top 3, no distractor in top 3, answer correct``."""
+        parts = []
+        if self.positives_in_top is not None:
+            parts.append(f"{self.positives_in_top}/{self.n_positive} positives in top {self.top}")
+        if self.distractor_in_top is not None:
+            parts.append(f"{'a' if self.distractor_in_top else 'no'} distractor in top {self.top}")
+        if self.answer_correct is not None:
+            parts.append("answer correct" if self.answer_correct else "answer wrong")
+        return ", ".join(parts) or "no labels"
+
+
+@dataclass
+class Comparison:
+    """Raw and LORE retrieval (and answers) for one query.
+
+    Attributes:
+        query: The query as searched.
+        example: The tiered question it comes from (``None`` for a free-text query).
+        columns: ``{"raw": ColumnResult, "lore": ColumnResult}``.
+        k: Hits per column.
+        answer_k: How many of the top hits the LLM answers from.
+    """
+
+    query: str
+    example: Example | None
+    columns: dict[str, ColumnResult]
+    k: int
+    answer_k: int
+
+    @property
+    def labelled(self) -> bool:
+        """Whether hits carry labels (the query comes from a tiered question)."""
+        return self.example is not None
+
+    @property
+    def golds(self) -> list[str]:
+        """Acceptable answers of the question ([] for free text or a question without one)."""
+        if self.example is None:
+            return []
+        from lore_rag.evaluation.qa import gold_answers
+
+        return gold_answers(self.example.answer, self.example.extra)
+
+    def verdicts(self, top: int = _TOP) -> list[Verdict]:
+        """One :class:`Verdict` per column (raw first)."""
+        out = []
+        n_pos = self.example.n_positive if self.example is not None else 0
+        for column in self.columns.values():
+            labelled = self.labelled and column.error is None
+            answer = column.answer
+            out.append(
+                Verdict(
+                    model=column.name,
+                    positives_in_top=column.n_tier_in_top(Tier.POSITIVE, top) if labelled else None,
+                    n_positive=n_pos,
+                    distractor_in_top=column.n_tier_in_top(Tier.DISTRACTOR, top) > 0 if labelled else None,
+                    answer_correct=answer.correct if answer is not None else None,
+                    answer=answer.text if answer is not None else "",
+                    top=top,
+                )
+            )
+        return out
+
+
+# ----------------------------------------------------------------------------------------------- example sets
+
+
+@dataclass
+class ExampleSet:
+    """A loaded tiered data set.
+
+    Attributes:
+        key: Its key in the session (``"bundled"`` or the file path).
+        name: Display name.
+        path: The file it was read from.
+        examples: Its questions.
+    """
+
+    key: str
+    name: str
+    path: Path
+    examples: list[Example]
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def example(self, index: int) -> Example:
+        """Return the question at 0-based ``index``.
+
+        Raises:
+            DemoError: for an index outside the set.
+        """
+        if not 0 <= index < len(self.examples):
+            raise DemoError(f"{self.name}: no example {index + 1} (the set has {len(self.examples)})")
+        return self.examples[index]
+
+
+def load_example_set(path: str | os.PathLike[str] | None = None, *, name: str | None = None) -> ExampleSet:
+    """Read a tiered JSONL file (gzipped or not) as an :class:`ExampleSet`; ``None`` is the bundled validation set.
+
+    Raises:
+        DataError: for a missing or malformed file (naming its line and field).
+    """
+    from lore_rag.data.io import read_examples
+    from lore_rag.defaults import bundled_validation_path
+
+    if path is None:
+        file = bundled_validation_path()
+        return ExampleSet(BUNDLED_KEY, name or "bundled HotpotQA validation", file, read_examples(file))
+    file = Path(path).expanduser()
+    return ExampleSet(str(file), name or file.name, file, read_examples(file))
+
+
+# ----------------------------------------------------------------------------------------------- answers
+
+
+class _AnswerMemo:
+    """LLM replies by prompt key, shared across threads: identical prompts in flight are asked once."""
+
+    def __init__(self, max_size: int = 1024) -> None:
+        self._done: OrderedDict[str, str] = OrderedDict()
+        self._pending: dict[str, Future[str]] = {}
+        self._lock = threading.Lock()
+        self.max_size = max_size
+
+    def get(self, key: str, compute: Callable[[], str]) -> tuple[str, bool]:
+        """Return the reply for ``key`` and whether it was cached; ``compute`` runs once per key (errors not kept)."""
+        with self._lock:
+            if key in self._done:
+                self._done.move_to_end(key)
+                return self._done[key], True
+            future = self._pending.get(key)
+            owner = future is None
+            if owner:
+                future = self._pending[key] = Future()
+        assert future is not None
+        if not owner:
+            return future.result(), True
+        try:
+            value = compute()
+        except BaseException as exc:
+            with self._lock:
+                self._pending.pop(key, None)
+            future.set_exception(exc)
+            raise
+        with self._lock:
+            self._pending.pop(key, None)
+            self._done[key] = value
+            while len(self._done) > self.max_size:
+                self._done.popitem(last=False)
+        future.set_result(value)
+        return value, False
+
+
+def answer_from_hits(
+    llm: LLMClient,
+    question: str,
+    hits: Sequence[Hit | LabelledHit],
+    *,
+    golds: Sequence[str] = (),
+    dataset: str | None = None,
+    memo: _AnswerMemo | None = None,
+) -> ColumnAnswer:
+    """Ask the LLM to answer ``question`` from ``hits`` (shown to it with their ranks as ids) and score the answer.
+
+    LLM failures do not raise: they come back as :attr:`ColumnAnswer.error`.
+
+    Args:
+        llm: The client.
+        question: The question as the user asked it.
+        hits: The chunks to answer from, best first.
+        golds: Gold answers, for EM / F1.
+        dataset: Data set name, picking the official F1 variant.
+        memo: Answer cache shared by callers (identical prompts are asked once).
+    """
+    from lore_rag.evaluation.qa import score_answer, style_for_dataset
+    from lore_rag.evaluation.qa_run import answer_key
+    from lore_rag.llm.prompts import answer_messages, parse_answer
+
+    plain = [h.hit if isinstance(h, LabelledHit) else h for h in hits]
+    ids = [str(h.rank) for h in plain]
+    messages = answer_messages(question, [h.text for h in plain], chunk_ids=ids)
+    started = time.perf_counter()
+    try:
+        key = answer_key(llm.model, messages, max_tokens=llm.max_tokens, temperature=llm.temperature)
+
+        def ask() -> str:
+            return llm.chat(messages)
+
+        reply, cached = memo.get(key, ask) if memo is not None else (ask(), False)
+    except Exception as exc:  # noqa: BLE001 - any LLM failure becomes a message in the UI
+        logger.warning("LLM answer failed: %s", exc)
+        return ColumnAnswer(error=f"{type(exc).__name__}: {exc}", seconds=time.perf_counter() - started)
+    parsed = parse_answer(reply, chunk_ids=ids)
+    answer = ColumnAnswer(
+        text=parsed.text,
+        cited=[int(c) for c in parsed.cited],
+        reply=reply,
+        seconds=0.0 if cached else time.perf_counter() - started,
+    )
+    if golds and parsed.text:
+        score = score_answer(parsed.text, list(golds), style=style_for_dataset(dataset))
+        answer.em, answer.f1 = score.em, score.f1
+    elif golds:
+        answer.em, answer.f1 = 0.0, 0.0
+    return answer
+
+
+# ----------------------------------------------------------------------------------------------- the session
+
+
+class DemoSession:
+    """Raw and LORE retrievers over one store, the loaded example sets, and an optional LLM.
+
+    Thread-safe: the Gradio app calls one session from many request threads.
+
+    Args:
+        raw: The raw model (both sides).
+        lore: The LORE checkpoint; its document side must be the one that built ``store``.
+        store: The Chroma collection both columns search.
+        llm: Client for answers (``None``: retrieval only).
+        llm_error: Why there is no LLM, shown in the app.
+        k: Default hits per column.
+        answer_k: How many top hits the LLM answers from.
+        checkpoint: The checkpoint folder (for the training curves and the summary).
+        index_data: Add the chunks of every example set loaded to ``store``.
+
+    Raises:
+        StoreError: when ``store`` was built by another document encoder.
+    """
+
+    def __init__(
+        self,
+        raw: LoreEncoder,
+        lore: LoreEncoder,
+        store: ChromaStore,
+        *,
+        llm: LLMClient | None = None,
+        llm_error: str | None = None,
+        k: int = 5,
+        answer_k: int = _TOP,
+        checkpoint: str | os.PathLike[str] | None = None,
+        index_data: bool = True,
+    ) -> None:
+        from lore_rag.retrieval import Retriever
+
+        if k < 1 or answer_k < 1:
+            raise ConfigError(f"k and answer_k must be at least 1, got k={k}, answer_k={answer_k}")
+        self.raw = raw
+        self.lore = lore
+        self.store = store
+        self.llm = llm
+        self.llm_error = llm_error
+        self.k = k
+        self.answer_k = answer_k
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else _manifest_path(lore)
+        self.index_data = index_data
+        self.retrievers = {RAW: Retriever(store, raw, k=k), LORE: Retriever(store, lore, k=k)}
+        self.names = {RAW: _display_name(raw, "raw"), LORE: _display_name(lore, "LORE")}
+        self._sets: dict[str, ExampleSet] = {}
+        self._summaries: dict[str, list[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+        self._index_lock = threading.Lock()
+        self._summary_lock = threading.Lock()
+        self._memo = _AnswerMemo()
+
+    @classmethod
+    def create(
+        cls,
+        checkpoint: str | os.PathLike[str] | None = None,
+        *,
+        data: str | os.PathLike[str] | None = None,
+        store: ChromaStore | str | os.PathLike[str] | None = None,
+        collection: str = "lore",
+        index_data: bool | None = None,
+        llm: LLMClient | None = None,
+        llm_error: str | None = None,
+        k: int = 5,
+        answer_k: int = _TOP,
+        device: str | None = None,
+        show_progress: bool = True,
+    ) -> DemoSession:
+        """Build the offline default set-up, each part replaceable.
+
+        Args:
+            checkpoint: LORE checkpoint folder; ``None`` trains (once) or reuses the default one
+                (:func:`ensure_default_checkpoint`).
+            data: Tiered JSONL file for the examples; ``None`` is the bundled validation set when the store is
+                the app's own, and no set for a store of your own.
+            store: A :class:`ChromaStore` or a folder; ``None`` is :func:`default_store_path`.
+            collection: Collection name in a store given as a folder.
+            index_data: Index the data's chunks into the store (default: yes for the app's own store, no for
+                yours).
+            llm: LLM client for answers, or ``None``.
+            llm_error: Why there is no LLM (shown in the app).
+            k: Hits per column.
+            answer_k: Top hits the LLM answers from.
+            device: Torch device.
+            show_progress: Progress bars for training and indexing.
+
+        Raises:
+            ModelError: for a checkpoint that cannot be loaded.
+            StoreError: for a store built with another document encoder.
+            DataError: for a bad data file.
+        """
+        from lore_rag.models.checkpoint import find_checkpoint
+        from lore_rag.models.encoder import LoreEncoder
+        from lore_rag.retrieval import ChromaStore, raw_counterpart
+
+        folder = (
+            find_checkpoint(checkpoint)
+            if checkpoint is not None
+            else ensure_default_checkpoint(show_progress=show_progress)
+        )
+        lore = LoreEncoder.from_checkpoint(folder, device=device)
+        raw = raw_counterpart(lore, name="raw")
+        own_store = store is None
+        if not isinstance(store, ChromaStore):
+            store = ChromaStore(store if store is not None else default_store_path(), collection=collection)
+        session = cls(
+            raw,
+            lore,
+            store,
+            llm=llm,
+            llm_error=llm_error,
+            k=k,
+            answer_k=answer_k,
+            checkpoint=folder,
+            index_data=own_store if index_data is None else index_data,
+        )
+        if data is not None or own_store:
+            session.load(data, show_progress=show_progress)
+        return session
+
+    # ------------------------------------------------------------------ example sets
+    @property
+    def sets(self) -> list[ExampleSet]:
+        """The example sets loaded so far, in load order."""
+        with self._lock:
+            return list(self._sets.values())
+
+    def dataset(self, key: str | None = None) -> ExampleSet:
+        """Return the example set ``key`` (default: the first one loaded).
+
+        Raises:
+            DemoError: when no such set is loaded.
+        """
+        with self._lock:
+            if key is None and self._sets:
+                return next(iter(self._sets.values()))
+            if key is not None and key in self._sets:
+                return self._sets[key]
+        raise DemoError(f"no example set {key!r} is loaded" if key else "no example set is loaded")
+
+    def load(
+        self, path: str | os.PathLike[str] | None = None, *, name: str | None = None, show_progress: bool = True
+    ) -> ExampleSet:
+        """Load a tiered JSONL file (``None``: the bundled validation set) and index its chunks.
+
+        Loading the same file again reads it afresh (it may have changed).
+
+        Raises:
+            DataError: for a missing or malformed file.
+            StoreError: when indexing fails.
+        """
+        loaded = load_example_set(path, name=name)
+        if self.index_data:
+            with self._index_lock:
+                added = index_examples(self.store, self.raw, loaded.examples, show_progress=show_progress)
+            if added:
+                logger.info("indexed %d new chunk(s) of %s into %s", added, loaded.name, self.store.describe())
+        with self._lock:
+            self._sets[loaded.key] = loaded
+            self._summaries.pop(loaded.key, None)
+        return loaded
+
+    # ------------------------------------------------------------------ retrieval and answers
+    def compare(self, query: str, *, k: int | None = None, example: Example | None = None) -> Comparison:
+        """Top-k chunks of both models for ``query``, labelled when ``example`` is given.
+
+        A retrieval failure (store down, ...) is kept in the column's ``error``, not raised.
+
+        Raises:
+            DemoError: for an empty query.
+        """
+        query = " ".join(str(query or "").split())
+        if not query:
+            raise DemoError("the query is empty: type a question or pick an example")
+        k = int(k or self.k)
+        if k < 1:
+            raise DemoError(f"k must be at least 1, got {k}")
+        labels = chunk_labels(example) if example is not None else None
+        columns: dict[str, ColumnResult] = {}
+        for key, retriever in self.retrievers.items():
+            column = ColumnResult(key=key, name=self.names[key])
+            started = time.perf_counter()
+            try:
+                column.hits = label_hits(retriever.search(query, k), labels)
+            except Exception as exc:  # noqa: BLE001 - a failing index is a message, not a dead app
+                logger.warning("%s retrieval failed: %s", key, exc)
+                column.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, LoreError) else str(exc)
+            column.seconds = time.perf_counter() - started
+            columns[key] = column
+        raw_ranks = {h.hit.id: h.rank for h in columns[RAW].hits}
+        lore_ranks = {h.hit.id: h.rank for h in columns[LORE].hits}
+        for h in columns[RAW].hits:
+            h.other_rank = lore_ranks.get(h.hit.id)
+        for h in columns[LORE].hits:
+            h.other_rank = raw_ranks.get(h.hit.id)
+        return Comparison(query=query, example=example, columns=columns, k=k, answer_k=min(self.answer_k, k))
+
+    def answer(self, comparison: Comparison, key: str) -> ColumnAnswer:
+        """Ask the LLM for the answer of one column (``"raw"`` or ``"lore"``) and store it in the comparison.
+
+        Raises:
+            DemoError: when the session has no LLM.
+        """
+        if self.llm is None:
+            raise DemoError(self.llm_error or "no LLM configured: answers are off")
+        column = comparison.columns[key]
+        if column.error:
+            column.answer = ColumnAnswer(error=f"no chunks to answer from ({column.error})")
+            return column.answer
+        example = comparison.example
+        column.answer = answer_from_hits(
+            self.llm,
+            comparison.query,
+            column.hits[: comparison.answer_k],
+            golds=comparison.golds,
+            dataset=example.dataset if example is not None else None,
+            memo=self._memo,
+        )
+        return column.answer
+
+    def run(
+        self, query: str, *, k: int | None = None, example: Example | None = None, answers: bool = True
+    ) -> Comparison:
+        """:meth:`compare` then, with ``answers`` and an LLM, :meth:`answer` for both columns."""
+        comparison = self.compare(query, k=k, example=example)
+        if answers and self.llm is not None:
+            for key in comparison.columns:
+                self.answer(comparison, key)
+        return comparison
+
+    def run_example(
+        self, index: int, *, key: str | None = None, view: str = "rewritten", k: int | None = None, answers: bool = True
+    ) -> Comparison:
+        """Run question ``index`` (0-based) of example set ``key`` with its rewritten or original query.
+
+        Raises:
+            DemoError: for an unknown set, index or view, or a question without an original query.
+        """
+        example = self.dataset(key).example(index)
+        return self.run(example_query(example, view), k=k, example=example, answers=answers)
+
+    def match_example(self, query: str, key: str | None, index: int | None) -> Example | None:
+        """Return question ``index`` of set ``key`` if ``query`` is its rewritten or original query, else ``None``.
+
+        The app uses it to keep labels only while the query box still holds the example's question.
+        """
+        if index is None or index < 0:
+            return None
+        try:
+            example = self.dataset(key).example(int(index))
+        except DemoError:
+            return None
+        wanted = " ".join(str(query or "").split())
+        for text in (example.query, example.original_query):
+            if text and " ".join(text.split()) == wanted:
+                return example
+        return None
+
+    # ------------------------------------------------------------------ summary
+    def summary(self, key: str | None = None, *, show_progress: bool = False) -> list[dict[str, Any]]:
+        """P@k / N1@k of both models on example set ``key`` (the paper's protocol, within each question's candidates).
+
+        Document vectors come from the store where it holds them, so this takes seconds once the set is indexed.
+        Computed once per set and kept.
+
+        Returns:
+            One row per (model, view): ``{"model", "view", "P@3", "N1@3", "P@5", "N1@5", "n"}``.
+        """
+        from lore_rag.evaluation.candidates import evaluate_candidates
+
+        loaded = self.dataset(key)
+        with self._summary_lock:
+            cached = self._summaries.get(loaded.key)
+            if cached is not None:
+                return cached
+            rows: list[dict[str, Any]] = []
+            for column, encoder in ((RAW, self.raw), (LORE, self.lore)):
+                metrics = evaluate_candidates(
+                    encoder,
+                    loaded.examples,
+                    ks=(3, 5),
+                    embed_documents=self._document_vectors,
+                    show_progress=show_progress,
+                )
+                for view, values in metrics.items():
+                    rows.append(
+                        {
+                            "model": self.names[column],
+                            "view": view,
+                            **{m: round(values[m], 1) for m in ("P@3", "N1@3", "P@5", "N1@5")},
+                            "n": int(values["n"]),
+                        }
+                    )
+            self._summaries[loaded.key] = rows
+            return rows
+
+    def _document_vectors(self, texts: list[str]) -> np.ndarray:
+        """Vectors of ``texts`` from the store when it holds them, else from the raw document encoder."""
+        from lore_rag.retrieval import chunk_id
+
+        ids = [chunk_id(t) for t in texts]
+        found: dict[str, np.ndarray] = {}
+        try:
+            if self.store.exists():
+                for start in range(0, len(ids), 500):
+                    part = list(dict.fromkeys(ids[start : start + 500]))
+                    got = self.store.collection.get(ids=part, include=["embeddings"])
+                    for i, vector in zip(got["ids"], got["embeddings"], strict=True):
+                        found[i] = np.asarray(vector, dtype=np.float32)
+        except Exception as exc:  # noqa: BLE001 - fall back to encoding
+            logger.warning("could not read vectors from %s (%s); encoding instead", self.store.describe(), exc)
+            found = {}
+        missing = [t for t, i in zip(texts, ids, strict=True) if i not in found]
+        if missing:
+            unique = list(dict.fromkeys(missing))
+            vectors = self.raw.embed_documents(unique, show_progress=False)
+            for text, vector in zip(unique, vectors, strict=True):
+                found[chunk_id(text)] = vector
+        if not texts:
+            return np.zeros((0, self.raw.dim), dtype=np.float32)
+        return np.stack([found[i] for i in ids]).astype(np.float32)
+
+    # ------------------------------------------------------------------ descriptions
+    @property
+    def training_curves(self) -> Path | None:
+        """The checkpoint's ``training_curves.png``, when the run left one."""
+        return training_curves_path(self.checkpoint) if self.checkpoint is not None else None
+
+    @property
+    def llm_name(self) -> str:
+        """The LLM's model name ('' without an LLM, or when the endpoint does not say)."""
+        if self.llm is None:
+            return ""
+        try:
+            return str(self.llm.model)
+        except Exception:  # noqa: BLE001 - an endpoint that lists no model
+            return ""
+
+    def describe(self) -> dict[str, Any]:
+        """Describe what the session runs on: models, checkpoint, store, LLM (for the app's header)."""
+        manifest = self.lore.manifest or {}
+        info: dict[str, Any] = {
+            "raw": self.names[RAW],
+            "lore": self.names[LORE],
+            "checkpoint": str(self.checkpoint) if self.checkpoint else None,
+            "base_model": manifest.get("base_model"),
+            "trained_steps": manifest.get("step"),
+            "store": self.store.describe(),
+            "chunks": _safe_count(self.store),
+            "llm": None,
+            "llm_error": self.llm_error,
+        }
+        if self.llm is not None:
+            try:
+                info["llm"] = f"{self.llm.model} at {self.llm.base_url}"
+            except Exception as exc:  # noqa: BLE001 - an endpoint that lists no model
+                info["llm"] = self.llm.base_url
+                info["llm_error"] = str(exc)
+        return info
+
+
+def example_query(example: Example, view: str = "rewritten") -> str:
+    """Return the query of ``example`` for a view: ``"rewritten"`` (with distractors woven in) or ``"original"``.
+
+    Raises:
+        DemoError: for an unknown view, or ``"original"`` on a row without an original query.
+    """
+    if view == "rewritten":
+        return example.query
+    if view == "original":
+        if not example.original_query:
+            raise DemoError(f"example {example.id or ''} has no original question".replace("  ", " "))
+        return example.original_query
+    raise DemoError(f"unknown view {view!r}: use 'rewritten' or 'original'")
+
+
+def woven_distractors(example: Example) -> list[str]:
+    """Titles (else the first words) of the distractor chunks the rewrite wove into the query."""
+    titles = example.extra.get("titles") if isinstance(example.extra.get("titles"), list) else None
+    indices: Iterable[int] = example.used_distractors or [
+        i for i, t in enumerate(example.tiers) if t == Tier.DISTRACTOR
+    ]
+    out = []
+    for i in indices:
+        if titles and i < len(titles) and isinstance(titles[i], str):
+            out.append(titles[i])
+        else:
+            out.append(" ".join(example.chunks[i].split()[:8]) + " …")
+    return out
+
+
+def _display_name(encoder: LoreEncoder, default: str) -> str:
+    from lore_rag.models.encoder import DEFAULT_MODEL
+
+    if encoder.is_raw:
+        return f"raw ({DEFAULT_MODEL})" if _is_bundled(encoder) else default
+    return encoder.name or default
+
+
+def _is_bundled(encoder: LoreEncoder) -> bool:
+    try:
+        from lore_rag.models.encoder import bundled_model_path
+
+        auto_model = getattr(encoder.document_model[0], "auto_model", None)
+        ref = Path(str(getattr(auto_model, "name_or_path", "")))
+        return ref.resolve() == bundled_model_path().resolve()
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _manifest_path(encoder: LoreEncoder) -> Path | None:
+    path = (encoder.manifest or {}).get("path")
+    return Path(path) if path else None
+
+
+def _safe_count(store: ChromaStore) -> int | None:
+    try:
+        return store.count()
+    except Exception:  # noqa: BLE001
+        return None
