@@ -1,0 +1,799 @@
+"""End-to-end QA evaluation: does LORE retrieval give better answers than raw retrieval.
+
+For each question, each retriever (the raw model and one or more LORE checkpoints) picks its top-k chunks,
+either among the question's own candidates (the paper's setting) or from a shared Chroma index of every chunk
+of the data (the open setting). One LLM, with one prompt, answers from those chunks; the answer is scored with
+EM and F1 (:mod:`lore_rag.evaluation.qa`). The same LLM, index and prompt serve every retriever, so the only
+difference between the rows of the table is the retrieval.
+
+Runs are resumable and cheap to repeat:
+
+* every finished (question, retriever) pair is appended to ``results.jsonl`` in the run folder and fsynced,
+  so a run killed at any point (even ``kill -9``) continues where it stopped;
+* every LLM answer is stored in an answer cache keyed by the LLM model name, the generation settings and the
+  prompt messages: two retrievers that retrieve the same chunks share one LLM call, and a later run with
+  another checkpoint reuses the answers already computed for the raw model.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lore_rag.data.io import expand_paths, read_examples
+from lore_rag.data.schema import Example, Tier
+from lore_rag.errors import ConfigError, LoreError
+from lore_rag.evaluation.candidates import rank_candidates, recall_at_k, score_candidates
+from lore_rag.evaluation.qa import gold_answers, score_answer, style_for_dataset
+
+if TYPE_CHECKING:
+    from lore_rag.llm import LLMClient
+    from lore_rag.models.encoder import LoreEncoder
+
+__all__ = [
+    "AnswerCache",
+    "QAEvalConfig",
+    "QAEvalResult",
+    "QAQuestion",
+    "QARunError",
+    "Retrieval",
+    "answer_key",
+    "default_checkpoint",
+    "format_table",
+    "load_questions",
+    "load_summary",
+    "plot_qa_results",
+    "run_qa_eval",
+]
+
+logger = logging.getLogger(__name__)
+
+SETTINGS = ("candidates", "open")
+QUERY_VIEWS = ("file", "original")
+_RUN_FILE, _RESULTS_FILE, _SUMMARY_FILE = "run.json", "results.jsonl", "summary.json"
+
+
+class QARunError(LoreError):
+    """A run folder that does not fit the run asked for, or a run that left questions unanswered."""
+
+
+def _help(text: str, default: Any = None, **kwargs: Any) -> Any:
+    if "default_factory" in kwargs:
+        return field(metadata={"help": text}, **kwargs)
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass
+class QAEvalConfig:
+    """One QA evaluation run: data, retrievers, retrieval setting, LLM generation settings, run folder."""
+
+    data: list[str] = _help(
+        "JSONL file(s) or folders of questions with chunks, labels and answers", default_factory=list
+    )
+    models: list[str] = _help(
+        "retrievers: 'raw', 'raw:MODEL' or a LORE checkpoint folder; the first is the baseline",
+        default_factory=lambda: ["raw"],
+    )
+    names: list[str] | None = _help("labels of the retrievers in the table (default: from the models)", None)
+    output_dir: str = _help("run folder: run.json, results.jsonl, summary.json, per_question.csv/jsonl", "qa-eval")
+    setting: str = _help("'candidates' (rank each question's own chunks, paper) or 'open' (shared index)", "candidates")
+    k: int = _help("chunks retrieved and given to the LLM", 3)
+    queries: str = _help("'file': each row's query (disturbed in LORE data); 'original': its original_query", "file")
+    limit: int | None = _help("evaluate only the first N questions that have a gold answer", None)
+    dataset: str | None = _help("dataset name for tables (default: the rows' 'dataset' field)", None)
+    f1_style: str | None = _help("'hotpotqa', 'squad' or 'squad2' (default: the dataset's official script)", None)
+    index_path: str | None = _help("open setting: Chroma folder (default: OUTPUT_DIR/index)", None)
+    chroma_host: str | None = _help("open setting: Chroma server host instead of an embedded folder", None)
+    chroma_port: int | None = _help("open setting: Chroma server port", None)
+    collection: str = _help("open setting: collection name prefix", "lore-qa")
+    answer_cache: str | None = _help("answer cache file (default: ~/.cache/lore-rag/answers/<llm>.jsonl)", None)
+    max_tokens: int = _help("LLM answer length limit in tokens", 32)
+    concurrency: int | None = _help("concurrent LLM requests (default: the client's own setting)", None)
+    overwrite: bool = _help("start the run folder afresh instead of resuming it", False)
+    show_progress: bool = _help("progress bars", True)
+
+    def validate(self) -> None:
+        """Check the values.
+
+        Raises:
+            ConfigError: naming the bad field.
+        """
+        if isinstance(self.data, str):
+            self.data = [self.data]
+        if isinstance(self.models, str):
+            self.models = [self.models]
+        if not self.data:
+            raise ConfigError("field 'data': give at least one JSONL file of questions")
+        if not self.models:
+            raise ConfigError("field 'models': give at least one retriever ('raw' or a checkpoint)")
+        if self.names is not None and len(self.names) != len(self.models):
+            raise ConfigError(f"field 'names': {len(self.names)} names for {len(self.models)} models")
+        if self.setting not in SETTINGS:
+            raise ConfigError(f"field 'setting': must be one of {', '.join(SETTINGS)}, got {self.setting!r}")
+        if self.queries not in QUERY_VIEWS:
+            raise ConfigError(f"field 'queries': must be one of {', '.join(QUERY_VIEWS)}, got {self.queries!r}")
+        if self.f1_style not in (None, "hotpotqa", "squad", "squad2"):
+            raise ConfigError(f"field 'f1_style': must be hotpotqa, squad or squad2, got {self.f1_style!r}")
+        for name in ("k", "max_tokens", "concurrency"):
+            if getattr(self, name) is not None and int(getattr(self, name)) < 1:
+                raise ConfigError(f"field '{name}': must be >= 1, got {getattr(self, name)}")
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError(f"field 'limit': must be >= 1, got {self.limit}")
+
+
+@dataclass
+class QAQuestion:
+    """One question to answer: the text the retriever and the LLM see, its candidates and its golds."""
+
+    qid: str
+    query: str
+    example: Example
+    golds: list[str]
+
+
+@dataclass
+class Retrieval:
+    """The top-k of one retriever for one question.
+
+    Attributes:
+        indices: Index of each retrieved chunk among the question's candidates (-1: not one of them).
+        ids: Chunk ids (``"<qid>:<index>"`` among candidates, the store id in the open setting).
+        texts: Chunk texts, best first.
+        tiers: Tier of each chunk for this question (chunks from other questions count as N2).
+    """
+
+    indices: list[int]
+    ids: list[str]
+    texts: list[str]
+    tiers: list[int]
+
+    def recall(self, example: Example, tier: Tier) -> float:
+        """Share of the question's chunks of ``tier`` that were retrieved (0 when it has none)."""
+        order = np.asarray([i for i in self.indices if i >= 0], dtype=np.int64)
+        return recall_at_k(order, example.tiers, tier, len(order))
+
+
+def load_questions(config: QAEvalConfig) -> tuple[list[QAQuestion], list[Example]]:
+    """Load the questions to evaluate (those with a gold answer, up to ``limit``) and every example of the data.
+
+    With ``queries="original"`` the retriever and the LLM see each row's ``original_query``; the tiers stay
+    as in the file, so N1@k still tells whether the distractors were retrieved.
+
+    Raises:
+        DataError: for malformed data or data with no usable question.
+    """
+    examples = read_examples(config.data)
+    questions: list[QAQuestion] = []
+    seen: Counter[str] = Counter()
+    no_gold = 0
+    for example in examples:
+        golds = gold_answers(example.answer, example.extra)
+        if not golds:
+            no_gold += 1
+            continue
+        query = example.query if config.queries == "file" else (example.original_query or example.query)
+        base_id = example.id or hashlib.sha256(example.query.encode("utf-8")).hexdigest()[:12]
+        seen[base_id] += 1
+        qid = base_id if seen[base_id] == 1 else f"{base_id}#{seen[base_id]}"
+        questions.append(QAQuestion(qid=qid, query=query, example=example, golds=golds))
+        if config.limit is not None and len(questions) >= config.limit:
+            break
+    if no_gold:
+        logger.warning("left out %d question(s) with no gold answer", no_gold)
+    if not questions:
+        from lore_rag.errors import DataError
+
+        raise DataError(f"no question with a gold answer in {', '.join(config.data)}", field="answer")
+    return questions, examples
+
+
+# --- append-only logs ------------------------------------------------------------------------------------------
+
+
+def _read_jsonl_log(path: Path) -> list[dict[str, Any]]:
+    """Rows of an append-only JSONL log; a torn last line (a crash mid-write) is cut off the file."""
+    if not path.is_file():
+        return []
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end < len(data):
+        logger.warning("%s: dropping an incomplete last line (interrupted write)", path)
+        with path.open("r+b") as handle:
+            handle.truncate(end)
+    rows = []
+    for line_no, line in enumerate(data[:end].splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            logger.warning("%s:%d: skipping an unreadable line", path, line_no)
+    return rows
+
+
+class _JsonlAppender:
+    """Appends one JSON row per line and fsyncs it, so a finished row survives any crash."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+
+    def append(self, row: dict[str, Any]) -> None:
+        line = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+        with self._lock, self.path.open("ab") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def answer_key(llm_model: str, messages: Sequence[dict[str, str]], *, max_tokens: int, temperature: float) -> str:
+    """Cache key of one LLM answer: sha256 of the model name, generation settings and prompt messages."""
+    payload = {"model": llm_model, "max_tokens": max_tokens, "temperature": temperature, "messages": list(messages)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+class AnswerCache:
+    """LLM answers by :func:`answer_key`, in memory and in an append-only JSONL file.
+
+    Args:
+        path: The cache file (created when missing); ``None`` keeps answers in memory only.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None) -> None:
+        self.path = Path(path) if path is not None else None
+        self._answers: dict[str, dict[str, Any]] = {}
+        self._writer = _JsonlAppender(self.path) if self.path is not None else None
+        if self.path is not None:
+            for row in _read_jsonl_log(self.path):
+                if isinstance(row, dict) and "key" in row and isinstance(row.get("raw"), str):
+                    self._answers[row["key"]] = row
+        self.hits = 0
+        self.stored = 0
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._answers
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """Return the cached record (``key``, ``llm_model``, ``raw``, ``answer``) or ``None``."""
+        record = self._answers.get(key)
+        if record is not None:
+            self.hits += 1
+        return record
+
+    def put(self, key: str, record: dict[str, Any]) -> None:
+        """Store one answer record (written through to the file)."""
+        record = {"key": key, **record}
+        self._answers[key] = record
+        self.stored += 1
+        if self._writer is not None:
+            self._writer.append(record)
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-._" else "_" for ch in text)[:80] or "llm"
+
+
+def _default_cache_path(llm_model: str) -> Path:
+    from lore_rag.defaults import cache_dir
+
+    return cache_dir("answers") / f"{_slug(llm_model)}.jsonl"
+
+
+# --- retrieval -------------------------------------------------------------------------------------------------
+
+
+def _retrieve_candidates(
+    encoder: LoreEncoder, questions: Sequence[QAQuestion], k: int, embed_documents: Any, show_progress: bool
+) -> list[Retrieval]:
+    query_vectors = encoder.embed_queries([q.query for q in questions], show_progress=show_progress)
+    scores = score_candidates(query_vectors, [q.example for q in questions], embed_documents)
+    out = []
+    for question, row in zip(questions, scores, strict=True):
+        top = [int(i) for i in rank_candidates(row)[:k]]
+        ex = question.example
+        out.append(
+            Retrieval(
+                indices=top,
+                ids=[f"{question.qid}:{i}" for i in top],
+                texts=[ex.chunks[i] for i in top],
+                tiers=[int(ex.tiers[i]) for i in top],
+            )
+        )
+    return out
+
+
+def _open_store(config: QAEvalConfig, encoder: LoreEncoder, corpus: Sequence[Example]) -> Any:
+    from lore_rag.retrieval import ChromaStore
+
+    collection = f"{config.collection}-{encoder.document_fingerprint[:12]}"
+    if config.chroma_host:
+        store = ChromaStore(host=config.chroma_host, port=config.chroma_port, collection=collection)
+    else:
+        path = Path(config.index_path) if config.index_path else Path(config.output_dir) / "index"
+        store = ChromaStore(path, collection=collection)
+    texts = list(dict.fromkeys(chunk for example in corpus for chunk in example.chunks))
+    added = store.add_texts(texts, encoder, show_progress=config.show_progress)
+    logger.info("open setting: index %s holds %d chunk(s) (%d new)", collection, store.count(), added)
+    return store
+
+
+def _retrieve_open(encoder: LoreEncoder, questions: Sequence[QAQuestion], k: int, store: Any) -> list[Retrieval]:
+    from lore_rag.retrieval import Retriever
+
+    hits_per_query = Retriever(store, encoder, k=k).search_many([q.query for q in questions], k=k)
+    out = []
+    for question, hits in zip(questions, hits_per_query, strict=True):
+        ex = question.example
+        position = {chunk: i for i, chunk in reversed(list(enumerate(ex.chunks)))}
+        indices = [position.get(hit.text, -1) for hit in hits]
+        out.append(
+            Retrieval(
+                indices=indices,
+                ids=[hit.id for hit in hits],
+                texts=[hit.text for hit in hits],
+                tiers=[int(ex.tiers[i]) if i >= 0 else int(Tier.NEGATIVE) for i in indices],
+            )
+        )
+    return out
+
+
+# --- the run ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class QAEvalResult:
+    """What :func:`run_qa_eval` measured; numbers are percentages (0-100).
+
+    Attributes:
+        dataset: Dataset name.
+        llm_model: The LLM (reader) that produced every answer.
+        setting: ``"candidates"`` or ``"open"``.
+        k: Chunks retrieved per question.
+        queries: ``"file"`` or ``"original"``.
+        f1_style: The official script whose F1 corner cases were used.
+        n_questions: Questions evaluated.
+        models: One summary per retriever: ``model``, ``spec``, ``n``, ``P@k``, ``N1@k``, ``EM``, ``F1`` and,
+            for all but the baseline, ``wins`` / ``losses`` / ``ties`` (per-question F1 against the baseline).
+        llm_calls: LLM calls made by this run (answers not found in the cache).
+        cache_hits: Answers taken from the cache by this run.
+        errors: Questions left unanswered because the LLM call failed (a re-run retries them).
+        output_dir: The run folder.
+        elapsed_s: Wall time of the run.
+    """
+
+    dataset: str
+    llm_model: str
+    setting: str
+    k: int
+    queries: str
+    f1_style: str
+    n_questions: int
+    models: list[dict[str, Any]]
+    llm_calls: int = 0
+    cache_hits: int = 0
+    errors: int = 0
+    output_dir: str = ""
+    elapsed_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (what ``summary.json`` holds)."""
+        return asdict(self)
+
+    def table(self) -> str:
+        """Render the Markdown table of :func:`format_table`."""
+        return format_table(self)
+
+
+def _model_labels(config: QAEvalConfig, encoders: Sequence[LoreEncoder]) -> list[str]:
+    if config.names:
+        labels = list(config.names)
+    else:
+        labels = []
+        for spec, encoder in zip(config.models, encoders, strict=True):
+            if str(spec) == "raw" or encoder.is_raw:
+                labels.append("raw" if str(spec) == "raw" else str(spec))
+                continue
+            name = encoder.name
+            if name in ("best", "last"):
+                folder = Path(encoder.manifest.get("path", spec))
+                name = f"{folder.parent.name}/{folder.name}"
+            labels.append(f"lore:{name}")
+    counts: Counter[str] = Counter()
+    unique = []
+    for label in labels:
+        counts[label] += 1
+        unique.append(label if counts[label] == 1 else f"{label}#{counts[label]}")
+    return unique
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def _prepare_run_folder(config: QAEvalConfig, identity: dict[str, Any], models: dict[str, str]) -> None:
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    run_file = out / _RUN_FILE
+    if config.overwrite:
+        for name in (_RUN_FILE, _RESULTS_FILE, _SUMMARY_FILE, "per_question.csv", "per_question.jsonl"):
+            (out / name).unlink(missing_ok=True)
+    if run_file.is_file():
+        try:
+            previous = json.loads(run_file.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise QARunError(f"{run_file}: unreadable ({exc}); pass --overwrite to start afresh") from exc
+        before = previous.get("identity", {}) if isinstance(previous, dict) else {}
+        for key, value in identity.items():
+            if before.get(key) != value:
+                raise QARunError(
+                    f"{run_file}: field '{key}': this folder holds a run with {before.get(key)!r}, "
+                    f"not {value!r}; use another --output folder, or --overwrite to start afresh"
+                )
+        known = previous.get("models", {}) if isinstance(previous, dict) else {}
+        for label, fingerprint in models.items():
+            if label in known and known[label] != fingerprint:
+                raise QARunError(
+                    f"{run_file}: retriever '{label}' was a different model (query fingerprint {known[label]}, "
+                    f"now {fingerprint}); give it another name (--names) or use --overwrite"
+                )
+        models = {**known, **models}
+    state = {"identity": identity, "models": models, "config": asdict(config)}
+    tmp = run_file.with_name(f".{_RUN_FILE}.tmp")
+    tmp.write_text(json.dumps(state, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, run_file)
+
+
+def _temperature(client: LLMClient) -> float:
+    value = getattr(client, "temperature", 0.0)
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
+def run_qa_eval(
+    config: QAEvalConfig,
+    client: LLMClient,
+    *,
+    encoders: Sequence[LoreEncoder] | None = None,
+) -> QAEvalResult:
+    """Retrieve, answer and score every question with every retriever; resume what a previous run finished.
+
+    Writes into ``config.output_dir``: ``run.json`` (what the run is), ``results.jsonl`` (one row per finished
+    question and retriever, fsynced), ``summary.json``, ``per_question.csv`` and ``per_question.jsonl`` (answers,
+    EM/F1 and the win / tie / loss of each LORE retriever against the baseline per question).
+
+    Args:
+        config: The run.
+        client: The LLM (reader); its ``model`` name is recorded with every answer.
+        encoders: Already loaded retrievers, one per ``config.models`` entry (loaded from the specs when ``None``).
+
+    Returns:
+        The summary; also in ``summary.json``.
+
+    Raises:
+        ConfigError: for bad settings.
+        QARunError: when the run folder holds a different run.
+        DataError: for malformed data.
+    """
+    from lore_rag.defaults import cache_dir
+    from lore_rag.llm.prompts import answer_messages, parse_answer
+    from lore_rag.models.encoder import LoreEncoder, model_fingerprint
+    from lore_rag.training.doc_cache import DocEmbeddingCache
+
+    started = time.perf_counter()
+    config.validate()
+    questions, corpus = load_questions(config)
+    if encoders is None:
+        encoders = [LoreEncoder.load(spec) for spec in config.models]
+    if len(encoders) != len(config.models):
+        raise ConfigError(f"{len(encoders)} encoders for {len(config.models)} models")
+    labels = _model_labels(config, encoders)
+    dataset = config.dataset or Counter(q.example.dataset or "data" for q in questions).most_common(1)[0][0]
+    f1_style = config.f1_style or style_for_dataset(dataset)
+    llm_model = str(client.model)
+    temperature = _temperature(client)
+    identity = {
+        "data": sorted(_file_digest(p) for p in expand_paths(config.data)),
+        "setting": config.setting,
+        "k": config.k,
+        "queries": config.queries,
+        "llm_model": llm_model,
+        "max_tokens": config.max_tokens,
+        "temperature": temperature,
+        "f1_style": f1_style,
+    }
+    fingerprints = {label: model_fingerprint(enc.query_model) for label, enc in zip(labels, encoders, strict=True)}
+    _prepare_run_folder(config, identity, fingerprints)
+    out = Path(config.output_dir)
+    results_path = out / _RESULTS_FILE
+    done = {(r.get("qid"), r.get("model")): r for r in _read_jsonl_log(results_path)}
+    results = _JsonlAppender(results_path)
+    cache = AnswerCache(config.answer_cache or _default_cache_path(llm_model))
+
+    # 1. retrieval for every (question, retriever) pair not finished yet
+    pending: list[tuple[QAQuestion, str, Retrieval]] = []
+    doc_caches: dict[str, DocEmbeddingCache] = {}
+    stores: dict[str, Any] = {}
+    for label, encoder in zip(labels, encoders, strict=True):
+        todo = [q for q in questions if (q.qid, label) not in done]
+        if not todo:
+            continue
+        if config.setting == "candidates":
+            if encoder.document_fingerprint not in doc_caches:
+                doc_caches[encoder.document_fingerprint] = DocEmbeddingCache(
+                    encoder.document_model, cache_dir("doc_embeddings"), show_progress=config.show_progress
+                )
+            doc = doc_caches[encoder.document_fingerprint]
+            retrievals = _retrieve_candidates(encoder, todo, config.k, doc.embed, config.show_progress)
+        else:
+            if encoder.document_fingerprint not in stores:
+                stores[encoder.document_fingerprint] = _open_store(config, encoder, corpus)
+            store = stores[encoder.document_fingerprint]
+            retrievals = _retrieve_open(encoder, todo, config.k, store)
+        pending.extend((q, label, r) for q, r in zip(todo, retrievals, strict=True))
+    # question by question, so that a run stopped half-way has every retriever on the same questions
+    position = {q.qid: i for i, q in enumerate(questions)}
+    pending.sort(key=lambda item: position[item[0].qid])
+    logger.info(
+        "%d question(s) x %d retriever(s): %d finished before, %d to do",
+        len(questions), len(labels), len(questions) * len(labels) - len(pending), len(pending),
+    )  # fmt: skip
+
+    # 2. answers: from the cache, else one LLM call per distinct prompt
+    def finish(question: QAQuestion, label: str, retrieval: Retrieval, key: str, record: dict[str, Any], cached: bool):
+        answer = parse_answer(record["raw"]).text
+        score = score_answer(answer, question.golds, style=f1_style)  # type: ignore[arg-type]
+        row = {
+            "qid": question.qid,
+            "model": label,
+            "question": question.query,
+            "golds": question.golds,
+            "answer": answer,
+            "em": score.em,
+            "f1": score.f1,
+            "p_at_k": retrieval.recall(question.example, Tier.POSITIVE),
+            "n1_at_k": retrieval.recall(question.example, Tier.DISTRACTOR),
+            "retrieved": {"indices": retrieval.indices, "ids": retrieval.ids, "tiers": retrieval.tiers},
+            "llm_model": llm_model,
+            "answer_key": key,
+            "cached": cached,
+        }
+        results.append(row)
+        done[(question.qid, label)] = row
+
+    waiting: dict[str, list[tuple[QAQuestion, str, Retrieval]]] = defaultdict(list)
+    prompts: dict[str, list[dict[str, str]]] = {}
+    cache_hits = 0
+    for question, label, retrieval in pending:
+        messages = answer_messages(question.query, retrieval.texts)
+        key = answer_key(llm_model, messages, max_tokens=config.max_tokens, temperature=temperature)
+        record = cache.get(key) if key not in waiting else None
+        if record is not None:
+            cache_hits += 1
+            finish(question, label, retrieval, key, record, True)
+        else:
+            waiting[key].append((question, label, retrieval))
+            prompts[key] = messages
+
+    def ask(key: str) -> str:
+        return client.chat(prompts[key], max_tokens=config.max_tokens)
+
+    errors = 0
+    calls = 0
+    items = list(waiting)
+    if items:
+        answered = client.map(
+            ask, items, concurrency=config.concurrency, show_progress=config.show_progress, desc=f"QA {dataset}"
+        )
+        for key, text in answered:
+            if isinstance(text, BaseException):
+                errors += len(waiting[key])
+                logger.warning("LLM call failed (%s: %s); a re-run retries it", type(text).__name__, text)
+                continue
+            calls += 1
+            record = {"llm_model": llm_model, "raw": text, "answer": parse_answer(text).text}
+            cache.put(key, record)
+            for question, label, retrieval in waiting[key]:
+                finish(question, label, retrieval, key, record, False)
+
+    # 3. summary over the current questions and retrievers
+    result = QAEvalResult(
+        dataset=dataset,
+        llm_model=llm_model,
+        setting=config.setting,
+        k=config.k,
+        queries=config.queries,
+        f1_style=f1_style,
+        n_questions=len(questions),
+        models=_summarise(questions, labels, list(config.models), done),
+        llm_calls=calls,
+        cache_hits=cache_hits,
+        errors=errors,
+        output_dir=str(out),
+        elapsed_s=round(time.perf_counter() - started, 2),
+    )
+    _write_per_question(out, questions, labels, done)
+    (out / _SUMMARY_FILE).write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", "utf-8")
+    if errors:
+        logger.warning("%d answer(s) missing after LLM errors: run the same command again to retry them", errors)
+    return result
+
+
+def _summarise(
+    questions: Sequence[QAQuestion], labels: Sequence[str], specs: Sequence[str], done: dict[tuple[Any, Any], dict]
+) -> list[dict[str, Any]]:
+    baseline = labels[0]
+    summaries = []
+    for label, spec in zip(labels, specs, strict=True):
+        rows = [done[(q.qid, label)] for q in questions if (q.qid, label) in done]
+        summary: dict[str, Any] = {"model": label, "spec": str(spec), "n": len(rows)}
+        for name, key in (("P@k", "p_at_k"), ("N1@k", "n1_at_k"), ("EM", "em"), ("F1", "f1")):
+            summary[name] = round(100.0 * float(np.mean([r[key] for r in rows])), 2) if rows else float("nan")
+        if label != baseline:
+            outcome: Counter[str] = Counter()
+            for q in questions:
+                a, b = done.get((q.qid, label)), done.get((q.qid, baseline))
+                if a is not None and b is not None:
+                    outcome[_outcome(a["f1"], b["f1"])] += 1
+            summary.update(wins=outcome["win"], losses=outcome["loss"], ties=outcome["tie"])
+        summaries.append(summary)
+    return summaries
+
+
+def _outcome(f1: float, baseline_f1: float) -> str:
+    if f1 > baseline_f1 + 1e-9:
+        return "win"
+    if f1 < baseline_f1 - 1e-9:
+        return "loss"
+    return "tie"
+
+
+def _write_per_question(
+    out: Path, questions: Sequence[QAQuestion], labels: Sequence[str], done: dict[tuple[Any, Any], dict]
+) -> None:
+    baseline = labels[0]
+    tier_names = {int(Tier.POSITIVE): "P", int(Tier.DISTRACTOR): "N1", int(Tier.NEGATIVE): "N2"}
+    rows = []
+    for q in questions:
+        row: dict[str, Any] = {"qid": q.qid, "question": q.query, "golds": " | ".join(q.golds)}
+        base = done.get((q.qid, baseline))
+        for label in labels:
+            r = done.get((q.qid, label))
+            row[f"{label}.answer"] = r["answer"] if r else None
+            row[f"{label}.em"] = r["em"] if r else None
+            row[f"{label}.f1"] = round(r["f1"], 4) if r else None
+            row[f"{label}.retrieved"] = ",".join(tier_names[t] for t in r["retrieved"]["tiers"]) if r else None
+            if label != baseline:
+                row[f"{label}.vs_{baseline}"] = _outcome(r["f1"], base["f1"]) if r and base else None
+        rows.append(row)
+    with (out / "per_question.jsonl").open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    with (out / "per_question.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["qid"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+# --- reporting -------------------------------------------------------------------------------------------------
+
+_SETTING_TEXT = {"candidates": "from each question's own candidates", "open": "from a shared index of all chunks"}
+
+
+def format_table(result: QAEvalResult | dict[str, Any]) -> str:
+    """Markdown table: retrieval P@k / N1@k and answer EM / F1 per retriever, with the reader named above it."""
+    r = result.to_dict() if isinstance(result, QAEvalResult) else result
+    k = r["k"]
+    view = "queries as in the file" if r["queries"] == "file" else "original queries"
+    lines = [
+        f"**{r['dataset']}**: {r['n_questions']} questions, {view}, top-{k} {_SETTING_TEXT[r['setting']]}; "
+        f"reader (LLM): `{r['llm_model']}`; F1 as in the {r['f1_style']} script",
+        "",
+        f"| retriever | P@{k} | N1@{k} | EM | F1 | F1 wins / ties / losses vs {r['models'][0]['model']} |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for m in r["models"]:
+        name = m["model"] if m["n"] == r["n_questions"] else f"{m['model']} (answered {m['n']})"
+        versus = f"{m['wins']} / {m['ties']} / {m['losses']}" if "wins" in m else "–"
+        lines.append(f"| {name} | {m['P@k']:.1f} | {m['N1@k']:.1f} | {m['EM']:.1f} | {m['F1']:.1f} | {versus} |")
+    return "\n".join(lines)
+
+
+def load_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read the ``summary.json`` of a run folder (or the file itself).
+
+    Raises:
+        QARunError: when there is no readable summary.
+    """
+    path = Path(path)
+    file = path / _SUMMARY_FILE if path.is_dir() else path
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise QARunError(f"{file}: no readable QA summary ({exc}); run lore-rag qa-eval first") from exc
+
+
+def plot_qa_results(
+    results: Iterable[QAEvalResult | dict[str, Any]], path: str | os.PathLike[str], *, title: str | None = None
+) -> Path:
+    """Bar chart of EM and F1 per dataset, one bar per retriever (raw vs LORE), saved as PNG.
+
+    Args:
+        results: Results of :func:`run_qa_eval` or summaries from :func:`load_summary`, one per dataset.
+        path: The PNG file to write.
+        title: Figure title (default: names the reader(s)).
+
+    Returns:
+        The path written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [r.to_dict() if isinstance(r, QAEvalResult) else r for r in results]
+    if not runs:
+        raise ValueError("no result to plot")
+    datasets = [f"{r['dataset']}\n({r['setting']}, k={r['k']}, n={r['n_questions']})" for r in runs]
+    labels = list(dict.fromkeys(m["model"] for r in runs for m in r["models"]))
+    readers = sorted({r["llm_model"] for r in runs})
+    fig, axes = plt.subplots(1, 2, figsize=(max(6.0, 2.6 * len(runs) + 2), 4.2), sharey=True)
+    width = 0.8 / max(1, len(labels))
+    x = np.arange(len(runs))
+    top = max(
+        [m[metric] for r in runs for m in r["models"] for metric in ("EM", "F1") if m[metric] == m[metric]] or [0]
+    )
+    top = min(100.0, max(10.0, 1.25 * top))
+    for ax, metric in zip(axes, ("EM", "F1"), strict=True):
+        for j, label in enumerate(labels):
+            values = [next((m[metric] for m in r["models"] if m["model"] == label), np.nan) for r in runs]
+            bars = ax.bar(x + (j - (len(labels) - 1) / 2) * width, values, width, label=label)
+            ax.bar_label(bars, fmt="%.1f", fontsize=8, padding=2)
+        ax.set_xticks(x, datasets, fontsize=8)
+        ax.set_title(metric)
+        ax.set_ylim(0, top)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("score (%)")
+    axes[1].legend(fontsize=8, loc="upper right")
+    fig.suptitle(title or f"QA answers with raw vs LORE retrieval; reader: {', '.join(readers)}", fontsize=10)
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def default_checkpoint(folder: str | os.PathLike[str] | None = None, *, show_progress: bool = True) -> Path:
+    """Find the default LORE checkpoint, training it once on the bundled data when it is missing.
+
+    Args:
+        folder: Training output folder (default: ``~/.cache/lore-rag/checkpoints/default``); an existing
+            checkpoint there is reused.
+        show_progress: Progress bars while training.
+
+    Returns:
+        The checkpoint folder (``folder/best``).
+    """
+    from lore_rag.demo import ensure_default_checkpoint
+
+    # Only a finished run's best/ counts; an interrupted one is resumed, never used half-trained.
+    return ensure_default_checkpoint(folder, show_progress=show_progress)
