@@ -1,0 +1,146 @@
+"""``lore-rag index``: chunk text / Markdown / JSONL files and add them to a Chroma collection (resumable)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from typing import Any
+
+from lore_rag.cli import add_config_option
+
+__all__ = ["add_store_options", "open_store", "register", "run"]
+
+logger = logging.getLogger(__name__)
+
+
+def add_store_options(parser: argparse.ArgumentParser) -> None:
+    """``--store``, ``--collection``, ``--host``, ``--port``: where the Chroma collection is (shared with query)."""
+    group = parser.add_argument_group("Chroma store")
+    group.add_argument(
+        "--store",
+        metavar="DIR",
+        help="folder of the embedded Chroma store (default: $LORE_RAG_HOME/chroma, i.e. ~/.cache/lore-rag/chroma)",
+    )
+    group.add_argument("--collection", default="lore", help="collection name (default: %(default)s)")
+    group.add_argument("--host", help="Chroma server host (client/server mode, started with 'chroma run')")
+    group.add_argument("--port", type=int, help="Chroma server port (default 8000 when --host is given)")
+
+
+def open_store(args: argparse.Namespace, *, must_exist: bool = False) -> Any:
+    """The :class:`~lore_rag.retrieval.ChromaStore` named by the store options."""
+    from lore_rag.retrieval import ChromaStore
+
+    return ChromaStore(args.store, collection=args.collection, host=args.host, port=args.port, must_exist=must_exist)
+
+
+def add_model_options(parser: argparse.ArgumentParser, *, help_model: str) -> None:
+    """``--model``, ``--document-model``, ``--device`` (shared with query)."""
+    parser.add_argument("--model", default="raw", metavar="SPEC", help=help_model)
+    parser.add_argument(
+        "--document-model",
+        metavar="DIR",
+        help="the checkpoint's base model folder, when it is not where the checkpoint's manifest says",
+    )
+    parser.add_argument("--device", help="torch device (default: cpu)")
+
+
+def load_encoder(args: argparse.Namespace) -> Any:
+    """The encoder named by ``--model`` / ``--document-model`` / ``--device``."""
+    from lore_rag.errors import ConfigError
+    from lore_rag.models.encoder import LoreEncoder
+
+    spec = str(args.model)
+    kwargs: dict[str, Any] = {"device": args.device}
+    if args.document_model:
+        if spec == "raw" or spec.startswith("raw:"):
+            raise ConfigError("--document-model is for a LORE checkpoint; for a raw model use --model raw:PATH")
+        kwargs["document_model"] = args.document_model
+    return LoreEncoder.load(spec, **kwargs)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``index`` subcommand."""
+    parser = subparsers.add_parser(
+        "index",
+        help="chunk files and add them to a Chroma collection",
+        description=(
+            "Read .txt/.md files, folders of them, JSONL files (one document per row) or tiered LORE files "
+            "(every chunk of every row), cut them into overlapping chunks and add them to a Chroma collection, "
+            "embedded with the original document encoder. Chunk ids are hashes of their text: running the "
+            "same command again adds only what is missing, so an interrupted run is resumed by re-running it."
+        ),
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders to index")
+    add_model_options(
+        parser,
+        help_model=(
+            "document encoder: 'raw' (bundled all-MiniLM-L6-v2, default), 'raw:MODEL', or a LORE checkpoint "
+            "(its base model embeds the documents, so the index is the same as with the raw base model)"
+        ),
+    )
+    add_store_options(parser)
+    chunking = parser.add_argument_group("chunking")
+    chunking.add_argument("--chunk-size", type=int, default=200, help="largest chunk (default: %(default)s)")
+    chunking.add_argument(
+        "--chunk-overlap", type=int, default=40, help="overlap between consecutive chunks (default: %(default)s)"
+    )
+    chunking.add_argument(
+        "--chunk-unit", choices=("words", "chars"), default="words", help="unit of the sizes (default: %(default)s)"
+    )
+    jsonl = parser.add_argument_group("JSONL input")
+    jsonl.add_argument("--text-field", default="text", help="field holding the text (default: %(default)s)")
+    jsonl.add_argument(
+        "--metadata-fields",
+        metavar="A,B",
+        help="comma-separated fields to keep as chunk metadata (default: every string/number/boolean field)",
+    )
+    jsonl.add_argument("--id-field", help="field holding a document id (stored as metadata 'doc_id')")
+    parser.add_argument("--batch-size", type=int, default=256, help="chunks per embedding batch (default: %(default)s)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_config_option(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Index the inputs; prints what was added."""
+    from lore_rag.retrieval.chunking import read_chunks
+    from lore_rag.retrieval.retriever import index_chunks
+
+    fields = [f.strip() for f in args.metadata_fields.split(",") if f.strip()] if args.metadata_fields else None
+    # Read everything first: a bad input fails before the store is touched or a model is loaded.
+    files, chunks = read_chunks(
+        args.inputs,
+        chunk_size=args.chunk_size,
+        overlap=args.chunk_overlap,
+        unit=args.chunk_unit,
+        text_field=args.text_field,
+        metadata_fields=fields,
+        id_field=args.id_field,
+        show_progress=not args.no_progress,
+    )
+    store = open_store(args)
+    encoder = load_encoder(args)
+    report = index_chunks(
+        chunks, store, encoder, files=len(files), batch_size=args.batch_size, show_progress=not args.no_progress
+    )
+    if args.json:
+        summary = {
+            "store": store.location,
+            "collection": store.collection_name,
+            "files": report.files,
+            "chunks": report.chunks,
+            "unique": report.unique,
+            "added": report.added,
+            "skipped": report.skipped,
+            "total": report.total,
+            "document_fingerprint": store.document_fingerprint,
+        }
+        print(json.dumps(summary, indent=2))
+    else:
+        print(
+            f"{report.files} file(s), {report.chunks} chunk(s) ({report.unique} distinct): {report.added} added, "
+            f"{report.skipped} already indexed; {store.describe()} now holds {report.total} chunk(s)"
+        )
+    return 0

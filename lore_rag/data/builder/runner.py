@@ -1,0 +1,649 @@
+"""The resumable builder: raw rows in, tiered LORE rows (P / N1 / N2) out, one durable line at a time.
+
+For each question: skip it if it has no relevant or no non-relevant chunk; keep it as an original query
+(P / N2, relation ``None``) unless it falls in ``--fraction``; otherwise sample distractor candidates among its
+non-relevant chunks (preferring ones similar to the query), choose a relation, and rewrite (LLM or offline
+templates). An accepted rewrite marks the used chunks N1 and the other non-relevant ones N2.
+
+Output is append-only JSONL written and ``fsync``-ed row by row, keyed by example id. Questions given up on are
+recorded with their reason in ``<output>.skipped.jsonl``; the options of the run in ``<output>.meta.json``. A
+restart reads both (a truncated last line, left by a kill, is cut off and redone), skips what is done, and
+goes on; ``retry_skipped`` retries the skipped ones, ``overwrite`` starts over.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import numpy as np
+
+from lore_rag.data.builder.checks import REASONS, Rewrite, RewriteChecker
+from lore_rag.data.builder.mining import MINING_METHODS, DistractorMiner, stable_seed
+from lore_rag.data.builder.relations import RelationSampler, parse_relations
+from lore_rag.data.builder.rewrite_offline import offline_rewrite
+from lore_rag.data.converters._common import content_id
+from lore_rag.data.io import iter_examples
+from lore_rag.data.schema import Example, Tier
+from lore_rag.errors import ConfigError, DataError, LoreError
+from lore_rag.evaluation.qa import gold_answers
+
+if TYPE_CHECKING:
+    from lore_rag.llm import LLMClient
+    from lore_rag.models.encoder import LoreEncoder
+
+__all__ = ["BuildConfig", "BuildReport", "build_data", "read_done", "sidecar_paths"]
+
+logger = logging.getLogger(__name__)
+
+#: Reasons a question is skipped before any rewrite is tried.
+PRE_SKIPS = {"no_positive": "no relevant chunk", "no_negative": "every chunk is relevant"}
+_META_KEYS = (
+    "offline",
+    "fraction",
+    "seed",
+    "relations",
+    "relation_choice",
+    "mining",
+    "candidates",
+    "max_distractors",
+    "sharpness",
+)
+
+
+@dataclass
+class BuildConfig:
+    """Options of one build (the flags of ``lore-rag build-data``).
+
+    Attributes:
+        inputs: Raw JSONL files or folders (``lore-rag convert`` output, or ``shared/data/raw``).
+        output: The LORE JSONL file to write (appended to and resumed).
+        offline: Use the offline template rewriter instead of an LLM.
+        fraction: Share of questions to rewrite; the others stay original queries (P / N2).
+        relations: Allowed relations and weights: ``None`` (all eight), ``"Causal,Parallel"``, ``"Causal=2,..."``.
+        relation_choice: ``assign`` (the builder draws a relation per question, balanced by weight, and asks for
+            it) or ``llm`` (the model picks among the allowed relations).
+        mining: How distractor candidates are ranked: ``bm25``, ``embedding``, ``hybrid`` or ``random``.
+        candidates: Distractor candidates offered per question.
+        max_distractors: Most distractors (N1) one rewrite may use.
+        sharpness: Preference for the most similar candidates (0 uniform; larger favours the top more).
+        seed: Seed of every random choice (per question, so results do not depend on order or concurrency).
+        limit: Use only the first ``limit`` input questions.
+        overwrite: Delete an existing output (and its side files) and start over.
+        retry_skipped: On resume, retry questions recorded as skipped.
+        max_attempts: Most LLM replies per question (the first plus re-asks).
+        anchor_question: Constrain LLM queries to end with the original question (schema ``pattern``); helps
+            small local models, which otherwise drop the question.
+        concurrency: Questions in flight at once (LLM mode).
+        min_keep: Smallest share of the original question's content words a rewrite must keep.
+        max_query_chars: Longest rewritten query accepted.
+        max_endpoint_failures: Stop after this many endpoint failures in a row (a resume retries them).
+        show_progress: Show a progress bar.
+    """
+
+    inputs: list[str]
+    output: str
+    offline: bool = False
+    fraction: float = 1.0
+    relations: str | dict[str, float] | list[str] | None = None
+    relation_choice: str = "assign"
+    mining: str = "bm25"
+    candidates: int = 4
+    max_distractors: int = 2
+    sharpness: float = 1.0
+    seed: int = 13
+    limit: int | None = None
+    overwrite: bool = False
+    retry_skipped: bool = False
+    max_attempts: int = 3
+    anchor_question: bool = False
+    concurrency: int = 4
+    min_keep: float = 0.6
+    max_query_chars: int = 600
+    max_endpoint_failures: int = 8
+    show_progress: bool = True
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for an option out of range."""
+        if not self.inputs:
+            raise ConfigError("build-data needs at least one input file")
+        if not 0.0 <= self.fraction <= 1.0:
+            raise ConfigError(f"--fraction must be between 0 and 1, got {self.fraction}")
+        if self.relation_choice not in ("assign", "llm"):
+            raise ConfigError(f"--relation-choice must be assign or llm, got {self.relation_choice!r}")
+        if self.mining not in MINING_METHODS:
+            raise ConfigError(f"--mining must be one of {', '.join(MINING_METHODS)}, got {self.mining!r}")
+        for name in ("candidates", "max_distractors", "max_attempts", "concurrency", "max_endpoint_failures"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.limit is not None and self.limit < 0:
+            raise ConfigError(f"--limit must not be negative, got {self.limit}")
+        if str(self.output).endswith(".gz"):
+            raise ConfigError("build-data appends row by row: write a plain .jsonl (gzip it afterwards)")
+
+
+@dataclass
+class BuildReport:
+    """Counts of one build run, and of the whole output file after it.
+
+    Attributes:
+        output: The output file.
+        questions: Input questions considered.
+        already_done: Questions found done in the output when the run started.
+        already_skipped: Questions found in the skipped file (not retried) when the run started.
+        written: Rows written by this run.
+        rewritten: Of those, rewritten with distractors.
+        kept_original: Of those, kept as original queries (``fraction``).
+        reasked: Rows written after at least one rejected reply (re-asked / retried).
+        replies: Replies (LLM answers or offline attempts) examined by this run.
+        rejections: Rejected replies by reason, this run.
+        skipped: Questions skipped by this run, by reason.
+        endpoint_failures: Questions that failed on the endpoint (not recorded; a resume retries them).
+        repaired_tail: Whether a truncated last line was cut off at the start.
+        relations: Relations of all rows in the output (``"original"`` for kept ones).
+        total_rows: Rows in the output after the run.
+        total_skipped: Questions in the skipped file after the run.
+        seconds: Wall time.
+        error: Why the run stopped early, if it did.
+    """
+
+    output: Path
+    questions: int = 0
+    already_done: int = 0
+    already_skipped: int = 0
+    written: int = 0
+    rewritten: int = 0
+    kept_original: int = 0
+    reasked: int = 0
+    replies: int = 0
+    rejections: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    endpoint_failures: int = 0
+    repaired_tail: bool = False
+    relations: Counter[str] = field(default_factory=Counter)
+    total_rows: int = 0
+    total_skipped: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+    def lines(self) -> list[str]:
+        """Return a human-readable summary, one line per item."""
+        out = [
+            f"output: {self.output} ({self.total_rows} rows; {self.total_skipped} skipped questions in "
+            f"{sidecar_paths(self.output)[0].name})",
+            f"this run: {self.written} rows written ({self.rewritten} rewritten, {self.kept_original} kept original) "
+            f"from {self.questions} questions; {self.already_done} were already done, {self.already_skipped} "
+            f"skipped before; {self.seconds:.1f} s",
+            f"re-asked: {self.reasked} written rows needed more than one reply; {self.replies} replies examined, "
+            f"{sum(self.rejections.values())} rejected",
+        ]
+        if self.rejections:
+            out.append("rejected replies: " + ", ".join(f"{k} {v}" for k, v in self.rejections.most_common()))
+        if self.skipped:
+            out.append("skipped questions: " + ", ".join(f"{k} {v}" for k, v in self.skipped.most_common()))
+        if self.endpoint_failures:
+            out.append(f"endpoint failures: {self.endpoint_failures} (not recorded; run again to retry them)")
+        if self.repaired_tail:
+            out.append("a truncated last line (from an interrupted run) was removed and its question redone")
+        total = sum(self.relations.values())
+        if total:
+            spread = ", ".join(f"{k} {v} ({v / total:.0%})" for k, v in sorted(self.relations.items()))
+            out.append(f"relations: {spread}")
+        if self.error:
+            out.append(f"stopped early: {self.error}")
+        return out
+
+
+def sidecar_paths(output: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """``(skipped file, meta file)`` next to ``output``."""
+    output = Path(output)
+    return output.with_name(output.name + ".skipped.jsonl"), output.with_name(output.name + ".meta.json")
+
+
+def read_done(path: str | os.PathLike[str], *, repair: bool = True) -> tuple[list[dict[str, Any]], bool]:
+    """Rows of an append-only JSONL file, tolerating a truncated last line.
+
+    A last line without its newline is what a killed writer leaves: when it is not a complete JSON object it is
+    cut off (``repair``), when it is one a newline is added. A malformed *complete* line is not a crash
+    artefact and raises.
+
+    Returns:
+        ``(rows, repaired)``.
+
+    Raises:
+        DataError: for a malformed complete line, or a row without an ``id``.
+    """
+    path = Path(path)
+    if not path.exists():
+        return [], False
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    tail = data[end:]
+    repaired = False
+    rows: list[dict[str, Any]] = []
+    for line_no, line in enumerate(data[:end].split(b"\n")[:-1], start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise DataError(
+                "malformed line in the middle of the file (not left by an interrupted run); fix or "
+                "delete it, or pass --overwrite",
+                path=str(path),
+                line=line_no,
+            ) from None
+        if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+            raise DataError("row without a string 'id'", path=str(path), line=line_no, field="id")
+        rows.append(row)
+    if tail.strip():
+        try:
+            row = json.loads(tail)
+            complete = isinstance(row, dict) and isinstance(row.get("id"), str)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            complete = False
+        if repair:
+            with path.open("r+b") as handle:
+                if complete:
+                    handle.seek(0, os.SEEK_END)
+                    handle.write(b"\n")
+                else:
+                    handle.truncate(end)
+                handle.flush()
+                os.fsync(handle.fileno())
+        if complete:
+            rows.append(row)
+        else:
+            logger.warning("%s: removed a truncated last line (%d bytes) left by an interrupted run", path, len(tail))
+        repaired = True
+    return rows, repaired
+
+
+class _Appender:
+    """Append JSON lines durably: one write, flush and fsync per row."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._handle: IO[bytes] = path.open("ab")
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._handle.write(json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+@dataclass
+class _Task:
+    example: Example
+    positives: list[int]
+    candidates: list[int]
+    relation: str | None
+    rewrite: bool
+    seed: int
+
+
+@dataclass
+class _Outcome:
+    row: dict[str, Any] | None = None
+    skip: str | None = None
+    detail: str = ""
+    relation: str | None = None
+    rejections: list[str] = field(default_factory=list)
+    replies: int = 0
+    endpoint_error: str | None = None
+
+
+def _load(config: BuildConfig) -> list[Example]:
+    examples: list[Example] = []
+    seen: Counter[str] = Counter()
+    for example in iter_examples(config.inputs, require_positive=False):
+        if config.limit is not None and len(examples) >= config.limit:
+            break
+        if not example.id:
+            example.id = content_id(example.query, example.chunks)
+        seen[example.id] += 1
+        if seen[example.id] > 1:
+            example.id = f"{example.id}#{seen[example.id]}"
+        examples.append(example)
+    return examples
+
+
+def _meta(config: BuildConfig, model: str | None) -> dict[str, Any]:
+    return {
+        "format": "lore-rag-build/1",
+        "offline": config.offline,
+        "fraction": config.fraction,
+        "seed": config.seed,
+        "relations": parse_relations(config.relations),
+        "relation_choice": config.relation_choice if not config.offline else "assign",
+        "mining": config.mining,
+        "candidates": config.candidates,
+        "max_distractors": config.max_distractors,
+        "sharpness": config.sharpness,
+        "inputs": [str(p) for p in config.inputs],
+        "model": model,
+    }
+
+
+def _check_meta(path: Path, meta: dict[str, Any]) -> None:
+    if not path.exists():
+        return
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        logger.warning("%s: unreadable; rewriting it", path)
+        return
+    for key in _META_KEYS:
+        if key in old and old[key] != meta[key]:
+            raise ConfigError(
+                f"{path}: this output was started with {key}={old[key]!r}, not {meta[key]!r}; resume with the "
+                "same options, write to another output, or pass --overwrite to start over"
+            )
+    if old.get("model") and meta.get("model") and old["model"] != meta["model"]:
+        logger.warning("resuming an output started with model %s using model %s", old["model"], meta["model"])
+
+
+def _write_meta(path: Path, meta: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _row(example: Example, positives: list[int], rewrite: Rewrite | None) -> dict[str, Any]:
+    original = example.original_query or example.query
+    used = sorted(rewrite.used) if rewrite else []
+    tiers = [
+        Tier.POSITIVE if i in positives else Tier.DISTRACTOR if i in used else Tier.NEGATIVE
+        for i in range(len(example.chunks))
+    ]
+    out = Example(
+        query=rewrite.query if rewrite else original,
+        chunks=list(example.chunks),
+        tiers=tiers,
+        id=example.id,
+        original_query=original,
+        relation=rewrite.relation if rewrite else None,
+        used_distractors=used,
+        answer=example.answer,
+        dataset=example.dataset,
+        extra=dict(example.extra),
+    )
+    return out.to_dict()
+
+
+def build_data(
+    config: BuildConfig,
+    *,
+    client: LLMClient | None = None,
+    encoder: LoreEncoder | None = None,
+) -> BuildReport:
+    """Build (or resume building) a LORE training file from raw rows.
+
+    Args:
+        config: The options.
+        client: The LLM client (LLM mode); when ``None``, :func:`lore_rag.llm.connect` opens the configured
+            endpoint or the bundled local server for the duration of the run.
+        encoder: Encoder for ``mining="embedding"``/``"hybrid"`` (the bundled raw model when ``None``).
+
+    Returns:
+        The counts; ``report.error`` says why the run stopped early, if it did (run again to resume).
+
+    Raises:
+        ConfigError: for bad options or a resume with different options; DataError for bad input or output.
+    """
+    config.validate()
+    if not config.offline and client is None:
+        from lore_rag.llm import connect, endpoint_configured
+
+        # a configured endpoint takes our concurrency; the local llama.cpp server keeps its own (one at a time)
+        options = {"concurrency": config.concurrency} if endpoint_configured() else {}
+        with connect(**options) as opened:
+            return build_data(config, client=opened, encoder=encoder)
+    started = time.monotonic()
+    output = Path(config.output)
+    skipped_path, meta_path = sidecar_paths(output)
+    report = BuildReport(output=output)
+    if config.overwrite:
+        for path in (output, skipped_path, meta_path):
+            path.unlink(missing_ok=True)
+    model = None if config.offline or client is None else client.model
+    meta = _meta(config, model)
+    if output.exists() or skipped_path.exists():
+        _check_meta(meta_path, meta)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    _write_meta(meta_path, meta)
+
+    done_rows, report.repaired_tail = read_done(output)
+    skip_rows, _ = read_done(skipped_path)
+    done = {row["id"] for row in done_rows}
+    skipped_before = {row["id"] for row in skip_rows} - done
+    for row in done_rows:
+        report.relations[row.get("relation") or "original"] += 1
+    examples = _load(config)
+    report.questions = len(examples)
+    report.already_done = sum(e.id in done for e in examples)
+    if not config.retry_skipped:
+        report.already_skipped = sum(e.id in skipped_before and e.id not in done for e in examples)
+    todo = [e for e in examples if e.id not in done and (config.retry_skipped or e.id not in skipped_before)]
+    weights = parse_relations(config.relations)
+    sampler = RelationSampler(weights)
+    for row in done_rows:
+        if row.get("relation"):
+            sampler.observe(row["relation"])
+    miner = None
+    if todo and config.fraction > 0:
+        miner = DistractorMiner(examples, method=config.mining, encoder=encoder, show_progress=config.show_progress)
+    logger.info("%d questions, %d already done, %d to do", len(examples), report.already_done, len(todo))
+
+    rows_out = _Appender(output)
+    skips_out = _Appender(skipped_path)
+    written: set[str] = set()
+    try:
+        _run(config, todo, miner, sampler, client, rows_out, skips_out, report, written)
+    finally:
+        rows_out.close()
+        skips_out.close()
+        report.seconds = time.monotonic() - started
+    report.total_rows = len(done) + report.written
+    all_skips, _ = read_done(skipped_path, repair=False)
+    report.total_skipped = len({r["id"] for r in all_skips} - done - written)
+    return report
+
+
+def _prepare(
+    config: BuildConfig,
+    example: Example,
+    miner: DistractorMiner | None,
+    sampler: RelationSampler,
+) -> _Task | _Outcome:
+    positives = [i for i, t in enumerate(example.tiers) if t == Tier.POSITIVE]
+    if not positives:
+        return _Outcome(skip="no_positive", detail=PRE_SKIPS["no_positive"])
+    if len(positives) == len(example.chunks):
+        return _Outcome(skip="no_negative", detail=PRE_SKIPS["no_negative"])
+    seed = stable_seed(config.seed, example.id)
+    rewrite = config.fraction >= 1.0 or stable_seed(config.seed, "fraction", example.id) / 2**63 < config.fraction
+    if not rewrite or miner is None:
+        return _Task(example, positives, [], None, False, seed)
+    rng = np.random.default_rng(seed)
+    candidates = miner.sample(example, config.candidates, rng, sharpness=config.sharpness)
+    relation = sampler.draw(rng) if (config.offline or config.relation_choice == "assign") else None
+    return _Task(example, positives, candidates, relation, True, seed)
+
+
+def _work(config: BuildConfig, task: _Task, client: LLMClient | None, allowed: list[str]) -> _Outcome:
+    example = task.example
+    if not task.rewrite:
+        return _Outcome(row=_row(example, task.positives, None))
+    titles = example.extra.get("titles")
+    titles = titles if isinstance(titles, list) and len(titles) == len(example.chunks) else None
+    original = example.original_query or example.query
+    checker = RewriteChecker(
+        original=original,
+        chunks=example.chunks,
+        positives=task.positives,
+        offered=task.candidates,
+        answers=gold_answers(example.answer, example.extra),
+        allowed_relations=allowed,
+        max_distractors=config.max_distractors,
+        min_keep=config.min_keep,
+        max_chars=config.max_query_chars,
+    )
+    if config.offline:
+        relation = task.relation or allowed[0]
+        rewrite, rejections = offline_rewrite(
+            checker, original, task.candidates, titles, relation, np.random.default_rng(task.seed)
+        )
+        outcome = _Outcome(rejections=rejections, replies=len(rejections) + (rewrite is not None))
+        detail = "no template rewrite passed the checks"
+    else:
+        from lore_rag.data.builder.rewrite_llm import llm_rewrite
+        from lore_rag.llm import LLMError
+
+        shown = [(i, (titles[i] if titles else ""), example.chunks[i]) for i in task.candidates]
+        try:
+            result = llm_rewrite(
+                client,
+                checker,
+                original,
+                shown,
+                relation=task.relation,  # type: ignore[arg-type]
+                max_attempts=config.max_attempts,
+                anchor=config.anchor_question,
+            )
+        except LLMError as exc:
+            return _Outcome(endpoint_error=str(exc))
+        rewrite = result.rewrite
+        outcome = _Outcome(rejections=result.rejections, replies=result.replies)
+        detail = result.last_text
+    if rewrite is None:
+        outcome.skip = outcome.rejections[-1] if outcome.rejections else "no_candidate"
+        outcome.detail = detail
+        return outcome
+    outcome.row = _row(example, task.positives, rewrite)
+    outcome.relation = rewrite.relation
+    return outcome
+
+
+def _run(
+    config: BuildConfig,
+    todo: list[Example],
+    miner: DistractorMiner | None,
+    sampler: RelationSampler,
+    client: LLMClient | None,
+    rows_out: _Appender,
+    skips_out: _Appender,
+    report: BuildReport,
+    written_ids: set[str],
+) -> None:
+    from tqdm.auto import tqdm
+
+    allowed = sampler.allowed()
+    bar = tqdm(total=len(todo), desc="build-data", unit="q", disable=not config.show_progress)
+    consecutive_failures = 0
+
+    def record(example: Example, task: _Task | None, outcome: _Outcome) -> None:
+        nonlocal consecutive_failures
+        report.replies += outcome.replies
+        report.rejections.update(outcome.rejections)
+        if outcome.endpoint_error is not None:
+            report.endpoint_failures += 1
+            consecutive_failures += 1
+            logger.warning("question %s: endpoint failed: %s", example.id, outcome.endpoint_error)
+            if consecutive_failures >= config.max_endpoint_failures and report.error is None:
+                report.error = f"{consecutive_failures} endpoint failures in a row, the last: {outcome.endpoint_error}"
+            return
+        consecutive_failures = 0
+        if outcome.row is not None:
+            rows_out.write(outcome.row)
+            written_ids.add(example.id)  # type: ignore[arg-type]
+            report.written += 1
+            if outcome.row.get("relation"):
+                report.rewritten += 1
+                if outcome.rejections:
+                    report.reasked += 1
+                relation = outcome.row["relation"]
+                if task is not None and task.relation and relation != task.relation:
+                    sampler.counts[task.relation] -= 1
+                    sampler.counts[relation] += 1
+            else:
+                report.kept_original += 1
+            report.relations[outcome.row.get("relation") or "original"] += 1
+        else:
+            reason = outcome.skip or "no_candidate"
+            skips_out.write(
+                {
+                    "id": example.id,
+                    "reason": reason,
+                    "meaning": REASONS.get(reason) or PRE_SKIPS.get(reason, ""),
+                    "rejections": outcome.rejections,
+                    "detail": outcome.detail[:500],
+                }
+            )
+            report.skipped[reason] += 1
+        bar.update(1)
+        bar.set_postfix(written=report.written, skipped=sum(report.skipped.values()))
+
+    def tasks() -> Iterator[tuple[Example, _Task | _Outcome]]:
+        for example in todo:
+            yield example, _prepare(config, example, miner, sampler)
+
+    try:
+        if config.offline or config.concurrency == 1:
+            for example, prepared in tasks():
+                if report.error:
+                    break
+                if isinstance(prepared, _Outcome):
+                    record(example, None, prepared)
+                else:
+                    record(example, prepared, _work(config, prepared, client, allowed))
+            return
+        workers = config.concurrency
+        pending: dict[Future[_Outcome], tuple[Example, _Task]] = {}
+        source = tasks()
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lore-build") as pool:
+            try:
+                exhausted = False
+                while True:
+                    while not exhausted and not report.error and len(pending) < 2 * workers:
+                        try:
+                            example, prepared = next(source)
+                        except StopIteration:
+                            exhausted = True
+                            break
+                        if isinstance(prepared, _Outcome):
+                            record(example, None, prepared)
+                            continue
+                        pending[pool.submit(_work, config, prepared, client, allowed)] = (example, prepared)
+                    if not pending:
+                        break
+                    finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        example, task = pending.pop(future)
+                        try:
+                            outcome = future.result()
+                        except LoreError as exc:
+                            outcome = _Outcome(endpoint_error=str(exc))
+                        record(example, task, outcome)
+            finally:
+                for future in pending:
+                    future.cancel()
+    finally:
+        bar.close()
+
+
+def config_dict(config: BuildConfig) -> dict[str, Any]:
+    """Return the config as a plain mapping (for logs and recipes)."""
+    return asdict(config)

@@ -1,0 +1,230 @@
+"""Corpus-wide evaluation: every chunk of an evaluation set in one Chroma index, each query searched over all of it.
+
+Unlike the paper protocol (:mod:`lore_rag.evaluation.candidates`, each query ranks only its own ~10
+candidates), this is what a deployed RAG retriever faces: the query competes with every chunk of the corpus.
+Identical chunk texts are one index entry; a chunk's tier (positive, distractor N1, negative) is per query.
+
+Metrics per model (means over queries):
+
+* ``P@k``: P-recall@k, the share of the query's positive chunks in the top k (percent, higher is better);
+* ``MRR@10``: reciprocal rank of the first positive within the top 10 (0-1, higher is better);
+* ``nDCG@10``: binary-relevance nDCG of the top 10 (0-1, higher is better);
+* ``N1@k``: the share of the query's own distractors in the top k (percent, lower is better);
+* ``N1count@k``: how many of its distractors enter the top k (mean count, lower is better);
+* ``N1any@k``: queries with at least one of their distractors in the top k (percent, lower is better).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lore_rag.data.schema import Example, Tier
+from lore_rag.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from lore_rag.models.encoder import LoreEncoder
+
+__all__ = ["DEFAULT_KS", "evaluate_corpus", "format_corpus_table", "query_metrics"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_KS: tuple[int, ...] = (3, 5, 10)
+_RANK_DEPTH = 10  # MRR@10 and nDCG@10
+
+
+def query_metrics(
+    ranked: Sequence[str], positives: set[str], distractors: set[str], ks: Sequence[int]
+) -> dict[str, float]:
+    """Metrics of one ranked id list against one query's positive and distractor ids.
+
+    Args:
+        ranked: Retrieved chunk ids, best first (at least ``max(ks)`` and 10 of them when the corpus allows).
+        positives: Ids of the query's positive chunks (must not be empty).
+        distractors: Ids of its distractor (N1) chunks.
+        ks: Cut-offs for P@k and N1@k.
+
+    Returns:
+        ``P@k``, ``N1@k``, ``N1count@k``, ``N1any@k`` for each k, and ``MRR@10``, ``nDCG@10``.
+    """
+    if not positives:
+        raise ValueError("a query needs at least one positive chunk")
+    out: dict[str, float] = {}
+    for k in ks:
+        top = set(ranked[:k])
+        out[f"P@{k}"] = 100.0 * len(top & positives) / len(positives)
+        hits = len(top & distractors)
+        out[f"N1@{k}"] = 100.0 * hits / len(distractors) if distractors else 0.0
+        out[f"N1count@{k}"] = float(hits)
+        out[f"N1any@{k}"] = 100.0 if hits else 0.0
+    head = list(ranked[:_RANK_DEPTH])
+    first = next((r for r, i in enumerate(head, start=1) if i in positives), None)
+    out[f"MRR@{_RANK_DEPTH}"] = 1.0 / first if first else 0.0
+    dcg = sum(1.0 / math.log2(r + 1) for r, i in enumerate(head, start=1) if i in positives)
+    ideal = sum(1.0 / math.log2(r + 1) for r in range(1, min(len(positives), _RANK_DEPTH) + 1))
+    out[f"nDCG@{_RANK_DEPTH}"] = dcg / ideal
+    return out
+
+
+def _judgements(example: Example, ids: Mapping[str, str]) -> tuple[set[str], set[str]]:
+    positives: set[str] = set()
+    distractors: set[str] = set()
+    for chunk, tier in zip(example.chunks, example.tiers, strict=True):
+        if tier == Tier.POSITIVE:
+            positives.add(ids[chunk])
+        elif tier == Tier.DISTRACTOR:
+            distractors.add(ids[chunk])
+    return positives, distractors - positives
+
+
+def evaluate_corpus(
+    encoders: dict[str, LoreEncoder] | list[LoreEncoder],
+    examples: list[Example],
+    *,
+    ks: Sequence[int] = DEFAULT_KS,
+    store_dir: str | os.PathLike[str] | None = None,
+    show_progress: bool = True,
+    query_field: str = "query",
+    per_query: bool = False,
+) -> dict[str, Any]:
+    """Index all chunks of ``examples`` once and measure each encoder's retrieval over the whole index.
+
+    Encoders that share a document encoder (a LORE checkpoint and its raw base model) share one collection,
+    embedded once; an encoder with another document encoder gets its own collection.
+
+    Args:
+        encoders: ``{name: encoder}``, or a list (named by ``encoder.name``).
+        examples: Tiered examples; each query is judged against its own chunks' tiers.
+        ks: Cut-offs for P@k and the N1 counts.
+        store_dir: Folder for the Chroma store; reusing it skips chunks already embedded there. ``None``: a
+            temporary folder, removed afterwards.
+        show_progress: Progress bars while embedding.
+        query_field: ``"query"`` (the query as written, with distractors woven in for LORE data) or
+            ``"original_query"`` (the question before rewriting; rows without one are left out).
+        per_query: Also return each query's metrics and top ids.
+
+    Returns:
+        ``{"models": {name: {metric: value, "n": n_queries}}, "n_queries", "n_chunks", "ks", "query_field"}``,
+        plus ``"per_query": {name: [{"id", "top", **metrics}]}`` when asked. Metrics are described in the
+        module docstring.
+
+    Raises:
+        ConfigError: for no encoder, a bad cut-off or an unknown ``query_field``.
+        DataError: when no example has a positive chunk (or an ``original_query`` when asked for).
+    """
+    from lore_rag.retrieval.retriever import Retriever, name_encoders
+    from lore_rag.retrieval.store import ChromaStore
+
+    named = name_encoders(encoders)
+    if not named:
+        raise ConfigError("evaluate_corpus needs at least one encoder")
+    ks = sorted({int(k) for k in ks})
+    if not ks or ks[0] < 1:
+        raise ConfigError(f"cut-offs must be positive integers, got {list(ks)}")
+    if query_field not in ("query", "original_query"):
+        raise ConfigError(f"query_field must be 'query' or 'original_query', got {query_field!r}")
+    usable = [e for e in examples if e.n_positive and (query_field == "query" or e.original_query)]
+    if len(usable) < len(examples):
+        logger.warning(
+            "left out %d example(s) with no positive chunk or no %s", len(examples) - len(usable), query_field
+        )
+    if not usable:
+        raise DataError(f"no example with a positive chunk{' and an original_query' if query_field != 'query' else ''}")
+    from lore_rag.retrieval.chunking import chunk_id
+
+    texts = list(dict.fromkeys(chunk for e in examples for chunk in e.chunks))
+    ids = {text: chunk_id(text) for text in texts}
+    queries = [e.query if query_field == "query" else str(e.original_query) for e in usable]
+    judged = [_judgements(e, ids) for e in usable]
+    depth = max(max(ks), _RANK_DEPTH)
+
+    groups: dict[str, list[str]] = {}
+    for name, enc in named.items():
+        groups.setdefault(enc.document_fingerprint, []).append(name)
+
+    tmp = tempfile.TemporaryDirectory(prefix="lore-corpus-") if store_dir is None else None
+    root = Path(tmp.name if tmp is not None else store_dir)  # type: ignore[arg-type]
+    models: dict[str, dict[str, float]] = {}
+    details: dict[str, list[dict[str, Any]]] = {}
+    try:
+        store_cache: dict[str, ChromaStore] = {}
+        for fingerprint, names in groups.items():
+            store = store_cache.setdefault(fingerprint, ChromaStore(root, collection=f"corpus-{fingerprint}"))
+            first = named[names[0]]
+            logger.info("indexing %d distinct chunks with the document encoder of %s", len(texts), names)
+            store.add_texts(texts, first, ids=[ids[t] for t in texts], show_progress=show_progress)
+            for name in names:
+                retriever = Retriever(store, named[name], k=depth)
+                results = retriever.search_many(queries, depth)
+                rows: list[dict[str, Any]] = []
+                for example, hits, (positives, distractors) in zip(usable, results, judged, strict=True):
+                    ranked = [h.id for h in hits]
+                    row = query_metrics(ranked, positives, distractors, ks)
+                    if per_query:
+                        rows.append({"id": example.id, "top": ranked, **row})
+                    else:
+                        rows.append(row)
+                keys = rows[0].keys() if rows else []
+                metrics = {key: float(np.mean([r[key] for r in rows])) for key in keys if key not in ("id", "top")}
+                metrics["n"] = float(len(rows))
+                models[name] = metrics
+                if per_query:
+                    details[name] = rows
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    result: dict[str, Any] = {
+        "models": {name: models[name] for name in named},
+        "n_queries": len(usable),
+        "n_chunks": len(texts),
+        "ks": list(ks),
+        "query_field": query_field,
+    }
+    if per_query:
+        result["per_query"] = {name: details[name] for name in named}
+    return result
+
+
+def format_corpus_table(result: Mapping[str, Any]) -> str:
+    """A Markdown table of :func:`evaluate_corpus` results, one row per model.
+
+    Columns: P@k (percent, higher is better), MRR@10 and nDCG@10 (higher is better), N1@k (percent of the query's
+    distractors in the top k, lower is better) and the mean number of distractors in the top k at the largest k.
+    """
+    ks = list(result["ks"])
+    kmax = ks[-1]
+    header = (
+        ["model"]
+        + [f"P@{k} ↑" for k in ks]
+        + [f"MRR@{_RANK_DEPTH} ↑", f"nDCG@{_RANK_DEPTH} ↑"]
+        + [f"N1@{k} ↓" for k in ks]
+        + [f"N1 in top-{kmax} ↓", f"queries with N1 in top-{kmax} ↓"]
+    )
+    lines = [
+        f"Corpus-wide retrieval: {result['n_queries']} queries ({result.get('query_field', 'query')}) "
+        f"over {result['n_chunks']} chunks",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+    ]
+    for name, m in result["models"].items():
+        cells = (
+            [str(name)]
+            + [f"{m[f'P@{k}']:.1f}" for k in ks]
+            + [f"{m[f'MRR@{_RANK_DEPTH}']:.3f}", f"{m[f'nDCG@{_RANK_DEPTH}']:.3f}"]
+            + [f"{m[f'N1@{k}']:.1f}" for k in ks]
+            + [f"{m[f'N1count@{kmax}']:.2f}", f"{m[f'N1any@{kmax}']:.1f}%"]
+        )
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(
+        "P@k, N1@k: percent of the query's positive / distractor chunks found in the top k over the whole index."
+    )
+    return "\n".join(lines)

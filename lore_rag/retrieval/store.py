@@ -1,0 +1,542 @@
+"""A Chroma collection of document vectors that knows which document encoder built it.
+
+lore-rag always hands Chroma finished vectors (a collection given raw text would try to download Chroma's own
+ONNX model, which fails offline). The collection uses cosine space and records the fingerprint of the document
+encoder in its metadata: a LORE checkpoint keeps its base model as document encoder, so it can query an index
+built with that base model long before it was trained, while a checkpoint trained from another base model is
+refused with a clear message instead of returning nonsense.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lore_rag.errors import ConfigError, DataError, LoreError
+from lore_rag.retrieval.chunking import chunk_id
+
+if TYPE_CHECKING:
+    from lore_rag.models.encoder import LoreEncoder
+
+__all__ = [
+    "DEFAULT_COLLECTION",
+    "FINGERPRINT_KEY",
+    "ChromaStore",
+    "Hit",
+    "StoreError",
+    "default_store_path",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_COLLECTION = "lore"
+#: Collection metadata keys written by lore-rag.
+FINGERPRINT_KEY = "lore_rag_document_fingerprint"
+MODEL_KEY = "lore_rag_document_model"
+DIM_KEY = "lore_rag_dim"
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
+_ID_LOOKUP_BATCH = 1000
+
+
+class StoreError(LoreError):
+    """A vector store that cannot be reached or opened, is empty, or holds vectors of another document encoder."""
+
+
+@dataclass
+class Hit:
+    """One retrieved chunk.
+
+    Attributes:
+        id: Chunk id in the collection.
+        text: Chunk text.
+        score: Cosine similarity between the query and the chunk vectors (higher is closer).
+        rank: 1-based rank in the result list.
+        metadata: The chunk's metadata (empty when it has none).
+    """
+
+    id: str
+    text: str
+    score: float
+    rank: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (for JSON output)."""
+        return asdict(self)
+
+
+def default_store_path() -> Path:
+    """Folder of the embedded store when no path is given: ``$LORE_RAG_HOME/chroma`` (``~/.cache/lore-rag/chroma``)."""
+    from lore_rag.defaults import home_dir
+
+    return home_dir() / "chroma"
+
+
+def _describe(encoder: LoreEncoder) -> str:
+    """A readable name of the encoder's document model: the checkpoint's base model, else the model's path."""
+    base = encoder.manifest.get("base_model") if encoder.manifest else None
+    if base:
+        return str(base)
+    try:
+        ref = str(encoder.document_model[0].auto_model.name_or_path)  # type: ignore[union-attr]
+    except Exception:  # noqa: BLE001 - not a transformer-backed model
+        return encoder.name
+    try:
+        from lore_rag.models.encoder import DEFAULT_MODEL, bundled_model_path
+
+        if Path(ref).resolve() == bundled_model_path().resolve():
+            return DEFAULT_MODEL
+    except LoreError:
+        pass
+    return ref or encoder.name
+
+
+def _clean_metadata(metadata: dict[str, Any] | None, index: int) -> dict[str, Any] | None:
+    if not metadata:
+        return None
+    clean: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if value is None:
+            continue
+        if isinstance(value, (str, int, float, bool)):
+            clean[str(key)] = value
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, (str, int, float, bool)) for v in value):
+            clean[str(key)] = list(value)
+        else:
+            raise DataError(
+                f"metadata of text {index}: Chroma stores strings, numbers, booleans and non-empty lists of them, "
+                f"got {type(value).__name__}",
+                field=str(key),
+            )
+    return clean or None
+
+
+class ChromaStore:
+    """One Chroma collection, embedded (``PersistentClient``) or on a server (``chroma run`` + ``HttpClient``).
+
+    Args:
+        path: Folder of the embedded store; default :func:`default_store_path`. Ignored with ``host``/``port``.
+        collection: Collection name (3-512 characters from ``[a-zA-Z0-9._-]``).
+        host: Chroma server host (client/server mode); ``port`` alone means ``localhost``.
+        port: Chroma server port (default 8000 when only ``host`` is given).
+        timeout: Seconds to wait for the server's heartbeat before giving up.
+        must_exist: Refuse an embedded store folder that does not exist yet (instead of creating it).
+
+    Raises:
+        ConfigError: for an invalid collection name.
+        StoreError: when the server cannot be reached or the folder cannot be opened.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        collection: str = DEFAULT_COLLECTION,
+        host: str | None = None,
+        port: int | None = None,
+        timeout: float = 10.0,
+        must_exist: bool = False,
+    ) -> None:
+        if not _NAME.match(collection) or ".." in collection:
+            raise ConfigError(
+                f"collection name {collection!r}: use 3-512 characters from a-z A-Z 0-9 . _ -, "
+                "starting and ending with a letter or digit"
+            )
+        import chromadb
+
+        self.collection_name = collection
+        # Default settings on purpose: chromadb refuses a second client of the same folder with other settings
+        # (e.g. a user's own chromadb.PersistentClient or langchain-chroma's), and its telemetry is a no-op.
+        self.host: str | None = None
+        self.port: int | None = None
+        self.path: Path | None = None
+        if host or port:
+            self.host = host or "localhost"
+            self.port = int(port or 8000)
+            self.location = f"http://{self.host}:{self.port}"
+            self._probe(timeout)
+            try:
+                self.client = chromadb.HttpClient(host=self.host, port=self.port)
+            except Exception as exc:  # noqa: BLE001 - httpx / chroma errors of many kinds
+                raise StoreError(f"cannot connect to the Chroma server at {self.location}: {exc}") from exc
+        else:
+            self.path = Path(path).expanduser() if path is not None else default_store_path()
+            self.location = str(self.path)
+            if must_exist and not self.path.exists():
+                raise StoreError(
+                    f"{self.path}: no Chroma store there; build one with 'lore-rag index FILES --store {self.path}'"
+                )
+            if self.path.exists() and not self.path.is_dir():
+                raise StoreError(f"{self.path}: exists and is not a folder; give a folder for the Chroma store")
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+                self.client = chromadb.PersistentClient(path=str(self.path))
+            except Exception as exc:  # noqa: BLE001
+                raise StoreError(f"cannot open the Chroma store at {self.path}: {exc}") from exc
+        self._collection: Any = None
+        self._space: str | None = None
+
+    # ------------------------------------------------------------------ connection and collection
+    @contextlib.contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        """Turn a Chroma or HTTP failure into a :class:`StoreError` that says where and what."""
+        try:
+            yield
+        except LoreError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - chromadb, httpx and OS errors alike
+            hint = " (is the Chroma server still running?)" if self.host else ""
+            raise StoreError(f"{self.describe()}: {action} failed{hint}: {exc}") from exc
+
+    def _probe(self, timeout: float) -> None:
+        url = f"{self.location}/api/v2/heartbeat"
+        loopback = self.host in ("localhost", "::1") or str(self.host).startswith("127.")
+        # a loopback server is reached directly, whatever HTTP(S)_PROXY says
+        opener = (
+            urllib.request.build_opener(urllib.request.ProxyHandler({})) if loopback else urllib.request.build_opener()
+        )
+        try:
+            with opener.open(url, timeout=timeout) as response:
+                json.loads(response.read() or b"{}")
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise StoreError(
+                f"cannot reach a Chroma server at {self.location} ({reason}); start one with "
+                f"'chroma run --path DIR --host {self.host} --port {self.port}', or leave out --host/--port "
+                "to use the embedded store"
+            ) from None
+
+    def _get(self, create: bool) -> Any:
+        if self._collection is not None:
+            return self._collection
+        from chromadb.errors import NotFoundError
+
+        try:
+            if create:
+                self._collection = self.client.get_or_create_collection(
+                    self.collection_name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+                )
+            else:
+                self._collection = self.client.get_collection(self.collection_name, embedding_function=None)
+        except NotFoundError:
+            return None
+        except Exception as exc:  # noqa: BLE001
+            raise StoreError(f"{self.location}: cannot open collection '{self.collection_name}': {exc}") from exc
+        hnsw = (self._collection.configuration or {}).get("hnsw") or {}
+        self._space = hnsw.get("space") or (self._collection.metadata or {}).get("hnsw:space") or "l2"
+        return self._collection
+
+    @property
+    def collection(self) -> Any:
+        """The underlying ``chromadb`` collection (created, in cosine space, when missing).
+
+        Hand it to a host framework, e.g. ``ChromaVectorStore(chroma_collection=store.collection)``.
+        """
+        return self._get(create=True)
+
+    def exists(self) -> bool:
+        """True when the collection exists."""
+        return self._get(create=False) is not None
+
+    def _metadata(self) -> dict[str, Any]:
+        col = self._get(create=False)
+        if col is None:
+            return {}
+        with self._guard("reading the collection metadata"):
+            fresh = self.client.get_collection(self.collection_name, embedding_function=None)
+        return dict(fresh.metadata or {})
+
+    @property
+    def document_fingerprint(self) -> str | None:
+        """Fingerprint of the document encoder that built the collection (``None`` when not recorded)."""
+        value = self._metadata().get(FINGERPRINT_KEY)
+        return str(value) if value else None
+
+    @property
+    def document_model(self) -> str | None:
+        """Name of the document encoder that built the collection, as recorded."""
+        value = self._metadata().get(MODEL_KEY)
+        return str(value) if value else None
+
+    def count(self) -> int:
+        """Number of chunks in the collection (0 when it does not exist)."""
+        col = self._get(create=False)
+        if col is None:
+            return 0
+        with self._guard("counting"):
+            return int(col.count())
+
+    def describe(self) -> str:
+        """Where the collection lives, e.g. ``collection 'lore' at /path``."""
+        return f"collection '{self.collection_name}' at {self.location}"
+
+    # ------------------------------------------------------------------ fingerprint guard
+    def check_encoder(self, encoder: LoreEncoder, *, for_writing: bool = False) -> None:
+        """Refuse an encoder whose document side is not the one that built the collection.
+
+        A collection with no recorded fingerprint (made outside lore-rag) is accepted with a warning when its
+        vectors have the encoder's dimension; adding to it records the encoder's fingerprint.
+
+        Raises:
+            StoreError: for another document encoder or another dimension.
+        """
+        meta = self._metadata()
+        recorded = meta.get(FINGERPRINT_KEY)
+        wanted = encoder.document_fingerprint
+        if recorded and recorded != wanted:
+            raise StoreError(
+                f"{self.describe()} was built with document encoder {meta.get(MODEL_KEY, '?')} (fingerprint "
+                f"{recorded}), but '{encoder.name}' embeds documents with {_describe(encoder)} (fingerprint "
+                f"{wanted}). A LORE checkpoint can only query an index built with the base model it was "
+                "trained from: use a checkpoint trained from that base model, or index the documents with this "
+                "model into another collection (--collection NAME)."
+            )
+        dim = meta.get(DIM_KEY)
+        if dim is not None and int(dim) != encoder.dim:
+            raise StoreError(
+                f"{self.describe()} holds {dim}-d vectors but '{encoder.name}' makes {encoder.dim}-d vectors"
+            )
+        if not recorded and self.count() > 0:
+            with self._guard("reading a sample vector"):
+                sample = self._get(create=False).get(limit=1, include=["embeddings"])
+            embeddings = sample.get("embeddings")
+            if embeddings is not None and len(embeddings) and len(embeddings[0]) != encoder.dim:
+                raise StoreError(
+                    f"{self.describe()} holds {len(embeddings[0])}-d vectors but '{encoder.name}' makes "
+                    f"{encoder.dim}-d vectors"
+                )
+            logger.warning(
+                "%s records no document encoder (built outside lore-rag?); cannot check that %s built it%s",
+                self.describe(),
+                _describe(encoder),
+                ": recording it now" if for_writing else "",
+            )
+
+    def record_encoder(self, encoder: LoreEncoder) -> None:
+        """Record ``encoder``'s document fingerprint in the collection (created if missing), after checking it.
+
+        Call this when something other than :meth:`add_texts` (a LlamaIndex or LangChain vector store) will add
+        vectors made by ``encoder`` to the collection.
+
+        Raises:
+            StoreError: when the collection was built by another document encoder.
+        """
+        self.check_encoder(encoder, for_writing=True)
+        self._record(encoder)
+
+    def _record(self, encoder: LoreEncoder) -> None:
+        col = self._get(create=True)
+        meta = self._metadata()
+        if meta.get(FINGERPRINT_KEY) == encoder.document_fingerprint and meta.get(DIM_KEY) == encoder.dim:
+            return
+        meta.update(
+            {FINGERPRINT_KEY: encoder.document_fingerprint, MODEL_KEY: _describe(encoder), DIM_KEY: encoder.dim}
+        )
+        meta.pop("hnsw:space", None)  # legacy key: Chroma refuses to change it
+        with self._guard("recording the document encoder"):
+            col.modify(metadata=meta)
+
+    # ------------------------------------------------------------------ writing
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        """The subset of ``ids`` already in the collection."""
+        col = self._get(create=False)
+        if col is None or not ids:
+            return set()
+        found: set[str] = set()
+        for start in range(0, len(ids), _ID_LOOKUP_BATCH):
+            part = list(ids[start : start + _ID_LOOKUP_BATCH])
+            with self._guard("looking up ids"):
+                found.update(col.get(ids=part, include=[])["ids"])
+        return found
+
+    def add_texts(
+        self,
+        texts: list[str],
+        encoder: LoreEncoder,
+        *,
+        metadatas: list[dict[str, Any]] | None = None,
+        ids: list[str] | None = None,
+        batch_size: int = 256,
+        show_progress: bool = True,
+    ) -> int:
+        """Embed texts with the encoder's document side and add those not yet in the collection.
+
+        Ids default to a hash of the text, so re-adding the same texts adds nothing. Ids already present are
+        skipped before any embedding; texts are embedded longest first in batches of ``batch_size`` and each
+        batch is written while the next one is embedded. Every finished batch is stored, so an interrupted
+        run keeps its work and a re-run continues where it stopped.
+
+        Args:
+            texts: Chunk texts.
+            encoder: Its ``embed_documents`` makes the vectors; its document fingerprint is recorded.
+            metadatas: One metadata dict per text (strings, numbers, booleans, lists of them).
+            ids: One id per text; default :func:`~lore_rag.retrieval.chunking.chunk_id` of the text.
+            batch_size: Texts per embedding call and per write.
+            show_progress: Show a progress bar.
+
+        Returns:
+            How many texts were added.
+
+        Raises:
+            StoreError: when the collection was built by another document encoder.
+            DataError: for a text that is not a non-empty string, or metadata Chroma cannot store.
+            ValueError: when ``metadatas`` or ``ids`` do not match ``texts`` in length.
+        """
+        from tqdm.auto import tqdm
+
+        if isinstance(texts, str):
+            raise TypeError("pass a list of strings, not a single string")
+        if metadatas is not None and len(metadatas) != len(texts):
+            raise ValueError(f"{len(metadatas)} metadatas for {len(texts)} texts")
+        if ids is not None and len(ids) != len(texts):
+            raise ValueError(f"{len(ids)} ids for {len(texts)} texts")
+        if batch_size < 1:
+            raise ConfigError(f"batch size must be at least 1, got {batch_size}")
+        for i, text in enumerate(texts):
+            if not isinstance(text, str) or not text.strip():
+                raise DataError(f"text {i} is {'empty' if isinstance(text, str) else type(text).__name__}")
+        if not texts:
+            return 0
+        self.check_encoder(encoder, for_writing=True)
+        keys = list(ids) if ids is not None else [chunk_id(t) for t in texts]
+        first: dict[str, int] = {}
+        for i, key in enumerate(keys):
+            first.setdefault(str(key), i)
+        present = self.existing_ids(list(first))
+        todo = [i for key, i in first.items() if key not in present]
+        skipped = len(texts) - len(todo)
+        if not todo:
+            logger.info("all %d text(s) already in %s", len(texts), self.describe())
+            return 0
+        clean = [_clean_metadata(metadatas[i] if metadatas else None, i) for i in range(len(texts))]
+        self._record(encoder)
+        col = self._get(create=True)
+        todo.sort(key=lambda i: len(texts[i]), reverse=True)  # like SentenceTransformer.encode: less padding
+        added = 0
+        pending: tuple[Future[None], int] | None = None
+        bar = tqdm(total=len(todo), unit="chunk", desc="embedding + indexing", disable=not show_progress)
+
+        def write(batch: list[int], vectors: np.ndarray) -> None:
+            col.add(
+                ids=[str(keys[i]) for i in batch],
+                embeddings=vectors,
+                documents=[texts[i] for i in batch],
+                metadatas=[clean[i] for i in batch] if any(clean[i] for i in batch) else None,
+            )
+
+        def settle() -> None:
+            nonlocal added, pending
+            if pending is not None:
+                future, size = pending
+                pending = None
+                try:
+                    future.result()
+                except Exception as exc:  # noqa: BLE001
+                    hint = " (is the Chroma server still running?)" if self.host else ""
+                    raise StoreError(
+                        f"{self.describe()}: writing failed{hint} after {added} new chunk(s) were stored "
+                        f"(re-run to continue): {exc}"
+                    ) from exc
+                added += size
+
+        try:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chroma-add") as pool:
+                try:
+                    for start in range(0, len(todo), batch_size):
+                        batch = todo[start : start + batch_size]
+                        vectors = encoder.embed_documents([texts[i] for i in batch], show_progress=False)
+                        settle()
+                        pending = (pool.submit(write, batch, vectors), len(batch))
+                        bar.update(len(batch))
+                    settle()
+                except BaseException:
+                    try:  # let the batch in flight land, so the work done is kept
+                        settle()
+                    except Exception:  # noqa: BLE001 - the first error is the one raised
+                        pass
+                    raise
+        finally:
+            bar.close()
+        logger.info("added %d chunk(s) to %s (%d already there)", added, self.describe(), skipped)
+        return added
+
+    # ------------------------------------------------------------------ reading
+    def query(self, vectors: np.ndarray, k: int = 10, *, where: dict[str, Any] | None = None) -> list[list[Hit]]:
+        """Nearest chunks of each query vector.
+
+        Args:
+            vectors: Query vectors, shape ``[n, dim]`` (one 1-d vector is taken as one query).
+            k: Hits per query.
+            where: Chroma metadata filter, e.g. ``{"source": "a.txt"}``.
+
+        Returns:
+            One list of hits per query, best first, scored by cosine similarity.
+
+        Raises:
+            StoreError: when the collection does not exist or is empty, or for vectors of another dimension.
+        """
+        if k < 1:
+            raise ConfigError(f"k must be at least 1, got {k}")
+        array = np.asarray(vectors, dtype=np.float32)
+        if array.ndim == 1:
+            array = array[None, :]
+        if array.ndim != 2:
+            raise ValueError(f"expected query vectors of shape [n, dim], got {array.shape}")
+        if len(array) == 0:
+            return []
+        col = self._get(create=False)
+        if col is None:
+            raise StoreError(f"{self.describe()} does not exist: build it first with 'lore-rag index FILES'")
+        try:
+            result = col.query(
+                query_embeddings=array, n_results=k, where=where, include=["documents", "metadatas", "distances"]
+            )
+        except Exception as exc:  # noqa: BLE001 - chromadb, httpx and OS errors alike
+            message = str(exc)
+            if "dimension" in message:
+                raise StoreError(f"{self.describe()}: {message}") from exc
+            hint = " (is the Chroma server still running?)" if self.host else ""
+            raise StoreError(f"{self.describe()}: query failed{hint}: {message}") from exc
+        hits: list[list[Hit]] = []
+        for ids, docs, metas, dists in zip(
+            result["ids"], result["documents"], result["metadatas"], result["distances"], strict=True
+        ):
+            hits.append(
+                [
+                    Hit(id=i, text=d or "", score=self._score(float(dist)), rank=r + 1, metadata=dict(m or {}))
+                    for r, (i, d, m, dist) in enumerate(zip(ids, docs, metas, dists, strict=True))
+                ]
+            )
+        if not any(hits) and self.count() == 0:
+            raise StoreError(f"{self.describe()} is empty: add documents first with 'lore-rag index FILES'")
+        return hits
+
+    def _score(self, distance: float) -> float:
+        if self._space == "l2":  # squared L2 between unit vectors is 2 - 2 cos
+            return 1.0 - distance / 2.0
+        return 1.0 - distance  # cosine and ip: 1 - cos / 1 - dot
+
+    def get(self, ids: Sequence[str]) -> list[Hit]:
+        """The stored chunks with these ids (score 0, rank by position), missing ids left out."""
+        col = self._get(create=False)
+        if col is None or not ids:
+            return []
+        with self._guard("reading chunks"):
+            result = col.get(ids=list(ids), include=["documents", "metadatas"])
+        return [
+            Hit(id=i, text=d or "", score=0.0, rank=r + 1, metadata=dict(m or {}))
+            for r, (i, d, m) in enumerate(zip(result["ids"], result["documents"], result["metadatas"], strict=True))
+        ]
