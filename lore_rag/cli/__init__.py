@@ -95,7 +95,17 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     level = logging.WARNING if quiet else logging.DEBUG if verbose > 1 else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     if verbose < 2:
-        for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "openai", "urllib3", "chromadb", "sentence_transformers", "transformers"):
+        for noisy in (
+            "httpx",
+            "httpcore",
+            "httpx2",
+            "httpcore2",
+            "openai",
+            "urllib3",
+            "chromadb",
+            "sentence_transformers",
+            "transformers",
+        ):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -28,11 +28,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="DIR|raw",
         help="checkpoint folders (a training output folder or its best/), 'raw' or 'raw:MODEL'",
     )
-    parser.add_argument("--data", nargs="+", metavar="FILE", help="tiered JSONL files or folders (default: bundled validation)")
+    parser.add_argument(
+        "--data", nargs="+", metavar="FILE", help="tiered JSONL files or folders (default: bundled validation)"
+    )
     parser.add_argument("--json", metavar="OUT", help="also write the numbers to this JSON file")
     parser.add_argument("--ks", type=int, nargs="+", default=[3, 5, 10], help="cut-offs")
-    parser.add_argument("--mode", choices=["candidates", "corpus"], default="candidates", help="paper protocol or one shared index")
-    parser.add_argument("--store", metavar="DIR", help="corpus mode: Chroma folder to build the index in (default: a temporary one)")
+    parser.add_argument(
+        "--mode", choices=["candidates", "corpus"], default="candidates", help="paper protocol or one shared index"
+    )
+    parser.add_argument(
+        "--store", metavar="DIR", help="corpus mode: Chroma folder to build the index in (default: a temporary one)"
+    )
     parser.add_argument("--device", default=None, help="torch device")
     parser.add_argument("--show-progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
     parser.set_defaults(func=run)

@@ -35,18 +35,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         elif f.name == "validation_file":
             parser.add_argument("--validation", dest="validation_file", metavar="FILE", help=help_text)
         elif f.name == "output_dir":
-            parser.add_argument("--output", "-o", dest="output_dir", metavar="DIR", default=defaults.output_dir, help=help_text)
+            parser.add_argument(
+                "--output", "-o", dest="output_dir", metavar="DIR", default=defaults.output_dir, help=help_text
+            )
         elif f.name == "loss":
             parser.add_argument("--loss", choices=["lore", "infonce"], default=defaults.loss, help=help_text)
         elif f.name in ("resume", "show_progress", "include_original"):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=getattr(defaults, f.name), help=help_text)
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=getattr(defaults, f.name), help=help_text
+            )
         else:
             value = getattr(defaults, f.name)
             kind = {int: int, float: float}.get(type(value), str)
             if f.name in ("max_steps", "eval_steps", "save_steps"):
                 kind = int
             parser.add_argument(flag, type=kind, default=value, help=help_text)
-    parser.add_argument("--seeds", type=int, nargs="+", metavar="N", help="train and evaluate each seed; report mean ± std")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", metavar="N", help="train and evaluate each seed; report mean ± std"
+    )
     parser.add_argument(
         "--compare",
         action=argparse.BooleanOptionalAction,

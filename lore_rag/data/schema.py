@@ -166,17 +166,14 @@ class Example:
                 raise fail(name, f"expected a string, got {type(value).__name__}")
             kwargs[name] = value
         used = row.get("used_distractors") or []
-        if not isinstance(used, list) or not all(
-            isinstance(i, int) and not isinstance(i, bool) for i in used
-        ):
+        if not isinstance(used, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in used):
             raise fail("used_distractors", "expected a list of chunk indices")
         for i in used:
             if not 0 <= i < len(chunks):
                 raise fail("used_distractors", f"index {i} is outside the {len(chunks)} chunks")
         answer = row.get("answer")
         if answer is not None and not (
-            isinstance(answer, str)
-            or (isinstance(answer, list) and all(isinstance(a, str) for a in answer))
+            isinstance(answer, str) or (isinstance(answer, list) and all(isinstance(a, str) for a in answer))
         ):
             raise fail("answer", "expected a string or a list of strings")
         known = {"query", "chunks", "labels", "used_distractors", "answer", *_OPTIONAL_STR}

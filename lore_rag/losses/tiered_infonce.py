@@ -25,6 +25,9 @@ def tier_logits(scores: torch.Tensor, tiers: torch.Tensor, *, tau: float, alpha:
     Args:
         scores: Cosine similarities, ``[batch, max_chunks]``.
         tiers: Tier values (1, 0, -1), same shape; padded slots may hold any value (they are masked later).
+        tau: Temperature.
+        alpha: Weight of ordinary negatives (N2).
+        beta: Weight of distractors (N1).
     """
     offset = torch.zeros_like(scores)
     offset = torch.where(tiers == Tier.DISTRACTOR, math.log(beta), offset)
@@ -125,4 +128,5 @@ class TieredInfoNCELoss(nn.Module):
         return compute_loss(scores, tiers, mask, tau=self.tau, alpha=self.alpha, beta=self.beta)
 
     def extra_repr(self) -> str:
+        """The hyper-parameters, shown in the module's repr."""
         return f"tau={self.tau}, alpha={self.alpha}, beta={self.beta}"

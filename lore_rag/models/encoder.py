@@ -145,9 +145,7 @@ def folder_fingerprint(folder: str | os.PathLike[str]) -> str:
     root = Path(folder)
     digest = hashlib.sha256()
     wanted = (".safetensors", ".bin", ".json", ".txt", ".model")
-    files = sorted(
-        p for p in root.rglob("*") if p.is_file() and p.suffix in wanted and p.name != "lore_manifest.json"
-    )
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in wanted and p.name != "lore_manifest.json")
     if not files:
         raise ModelError(f"{root}: no model files to fingerprint")
     for path in files:
@@ -237,9 +235,7 @@ class LoreEncoder:
         self._query_lock = threading.Lock()
         self._doc_lock = self._query_lock if self.document_model is query_model else threading.Lock()
         if self.query_dim != self.dim:
-            raise ModelError(
-                f"query encoder gives {self.query_dim}-d vectors but the document encoder {self.dim}-d"
-            )
+            raise ModelError(f"query encoder gives {self.query_dim}-d vectors but the document encoder {self.dim}-d")
 
     @property
     def dim(self) -> int:
@@ -310,6 +306,7 @@ class LoreEncoder:
             document_model: Override of the document encoder (model reference or loaded model), for a base
                 model that moved; its fingerprint must match the manifest's.
             device: Torch device.
+            **kwargs: Passed to the constructor (``name``, ``batch_size``).
 
         Raises:
             ModelError: for a missing checkpoint or a document encoder that is not the one it was trained from.

@@ -43,7 +43,11 @@ def plot_curves(
     ax_loss.set_xlabel("step")
     ax_loss.set_ylabel("loss")
     ax_loss.set_title("training loss")
-    colours = {"sim_P": ("#1b7837", "P (positive)"), "sim_N1": ("#c51b7d", "N1 (distractor)"), "sim_N2": ("#4575b4", "N2 (negative)")}
+    colours = {
+        "sim_P": ("#1b7837", "P (positive)"),
+        "sim_N1": ("#c51b7d", "N1 (distractor)"),
+        "sim_N2": ("#4575b4", "N2 (negative)"),
+    }
     for key, (colour, label) in colours.items():
         ax_sim.plot(xs, [s.get(key, float("nan")) for s in steps], color=colour, label=label)
     ax_sim.set_xlabel("step")

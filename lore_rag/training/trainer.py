@@ -114,9 +114,7 @@ class _Anchor:
     def __init__(self, base: SentenceTransformer, examples: Sequence[Example], tau: float) -> None:
         self.tau = tau
         texts = sorted({e.original_query for e in examples if e.original_query})
-        vectors = base.encode(
-            [query_prompt(base) + t for t in texts], convert_to_numpy=True, normalize_embeddings=True
-        )
+        vectors = base.encode([query_prompt(base) + t for t in texts], convert_to_numpy=True, normalize_embeddings=True)
         self.teacher = {t: torch.from_numpy(np.asarray(v, dtype=np.float32)) for t, v in zip(texts, vectors)}
 
     def loss(
@@ -190,7 +188,9 @@ def train(config: TrainConfig) -> TrainResult:
         config.cache_dir if config.cache_dir is not None else cache_dir("doc_embeddings"),
         show_progress=config.show_progress,
     )
-    all_chunks = list(dict.fromkeys([c for e in examples for c in e.chunks] + [c for e in validation for c in e.chunks]))
+    all_chunks = list(
+        dict.fromkeys([c for e in examples for c in e.chunks] + [c for e in validation for c in e.chunks])
+    )
     cache.embed(all_chunks)
     query_model = copy.deepcopy(base)
     for p in query_model.parameters():
@@ -365,7 +365,11 @@ def train(config: TrainConfig) -> TrainResult:
     except Exception as exc:  # noqa: BLE001 - a plot must never lose a finished run
         logger.warning("could not draw training curves: %s", exc)
     logger.info(
-        "trained %d step(s) in %.1fs; best: %s (%s)", step, time.perf_counter() - start_time, out / "best", MANIFEST_NAME
+        "trained %d step(s) in %.1fs; best: %s (%s)",
+        step,
+        time.perf_counter() - start_time,
+        out / "best",
+        MANIFEST_NAME,
     )
     return TrainResult(out, out / "best", out / "last", history, best_metrics)
 
