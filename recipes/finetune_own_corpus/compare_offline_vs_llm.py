@@ -9,8 +9,9 @@
    (mean ± std over seeds).
 
 MS MARCO rows are used for this measurement only (non-commercial research terms); nothing here is shipped.
-Runtime on an idle 2-core CPU: a few minutes to embed the ~9,700 chunks once (cached), then a few minutes per
-training (30 steps of 32 queries per epoch); on a loaded machine much longer.
+Runtime on the 2-core machine while shared with other jobs: about 40 minutes to embed the ~9,700 chunks once
+(cached in OUT/cache), then about 20 minutes per training (30 steps of 32 queries per epoch). Expected table
+(seeds 0 1): see docs/build_data.md (rewritten N1@3 about 63 offline-built vs 54 LLM-written, from 95 raw).
 
     python recipes/finetune_own_corpus/compare_offline_vs_llm.py --seeds 0 1 --out /tmp/lore-compare
 """
@@ -40,9 +41,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--lr", type=float, default=2e-5)
-    parser.add_argument("--only", choices=("offline-built", "LLM-written"),
-                        help="train only on this data (run two processes side by side, then one without --only "
-                        "to print the table)")
+    parser.add_argument(
+        "--only",
+        choices=("offline-built", "LLM-written"),
+        help="train only on this data (run two processes side by side, then one without --only to print the table)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -99,7 +102,7 @@ def main() -> None:
         values = [r[column] for k, r in runs.items() if k in wanted]
         if not values:
             return "–"
-        if len(values) == 1:
+        if len(set(values)) == 1:  # one seed, or the untrained model
             return f"{values[0]:.1f}"
         return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
 

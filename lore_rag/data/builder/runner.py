@@ -408,7 +408,7 @@ def build_data(
         from lore_rag.llm import connect, endpoint_configured
 
         # a configured endpoint takes our concurrency; the local llama.cpp server keeps its own (one at a time)
-        options = {"concurrency": config.concurrency} if endpoint_configured() else {}
+        options: dict[str, Any] = {"concurrency": config.concurrency} if endpoint_configured() else {}
         with connect(**options) as opened:
             return build_data(config, client=opened, encoder=encoder)
     started = time.monotonic()
@@ -514,12 +514,13 @@ def _work(config: BuildConfig, task: _Task, client: LLMClient | None, allowed: l
 
         shown = [(i, (titles[i] if titles else ""), example.chunks[i]) for i in task.candidates]
         try:
+            assert client is not None  # build_data opens one for LLM mode
             result = llm_rewrite(
                 client,
                 checker,
                 original,
                 shown,
-                relation=task.relation,  # type: ignore[arg-type]
+                relation=task.relation,
                 max_attempts=config.max_attempts,
                 anchor=config.anchor_question,
             )
