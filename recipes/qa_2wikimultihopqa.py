@@ -41,12 +41,10 @@ as shown in ``recipes/qa_hotpotqa.py``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from lore_rag.cli import main as lore_rag_main
-from lore_rag.evaluation.qa_run import default_checkpoint
+from lore_rag.cli.qa_eval import run_recipe
 
 HERE = Path(__file__).resolve().parent
 SHARED_DATA = HERE.parent / ".." / "shared" / "data"
@@ -55,22 +53,7 @@ CONFIG = HERE / "configs" / "qa_2wikimultihopqa.yaml"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=False)
-    parser.add_argument("--data", type=Path, default=DATA, help=f"questions (default {DATA})")
-    parser.add_argument(
-        "--checkpoint", type=Path, help="LORE checkpoint (default: the default one; trained when missing)"
-    )
-    parser.add_argument("--config", type=Path, default=CONFIG, help=f"qa-eval options (default {CONFIG})")
-    args, rest = parser.parse_known_args(argv)
-    if "-h" in rest or "--help" in rest:
-        parser.print_help()
-        print("\nall other flags are those of lore-rag qa-eval:\n")
-        return lore_rag_main(["qa-eval", "--help"])
-    checkpoint = args.checkpoint or default_checkpoint()
-    return lore_rag_main(
-        ["qa-eval", "--config", str(args.config), "--data", str(args.data),
-         "--models", "raw", str(checkpoint), "--names", "raw", "lore", *rest]
-    )  # fmt: skip
+    return run_recipe(__doc__, DATA, CONFIG, argv)
 
 
 if __name__ == "__main__":

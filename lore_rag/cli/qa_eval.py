@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lore_rag.cli import add_config_option
@@ -175,3 +176,33 @@ def run(args: argparse.Namespace) -> int:
         print(f"{result.errors} answer(s) missing after LLM errors: run the same command again to retry them")
         return 1
     return 0
+
+
+def run_recipe(doc: str, data: Path, config: Path, argv: list[str] | None = None) -> int:
+    """Entry point shared by the ``recipes/qa_*.py`` scripts: raw vs a LORE checkpoint on one dataset.
+
+    Args:
+        doc: The recipe's docstring (its first paragraph is the ``--help`` description).
+        data: Default questions file.
+        config: Default qa-eval YAML config.
+        argv: Command line; every flag other than ``--data``, ``--checkpoint`` and ``--config`` goes to qa-eval.
+    """
+    from lore_rag.cli import main as lore_rag_main
+    from lore_rag.evaluation.qa_run import default_checkpoint
+
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0], add_help=False)
+    parser.add_argument("--data", type=Path, default=data, help=f"questions (default {data})")
+    parser.add_argument(
+        "--checkpoint", type=Path, help="LORE checkpoint (default: the default one; trained when missing)"
+    )
+    parser.add_argument("--config", type=Path, default=config, help=f"qa-eval options (default {config})")
+    args, rest = parser.parse_known_args(argv)
+    if "-h" in rest or "--help" in rest:
+        parser.print_help()
+        print("\nall other flags are those of lore-rag qa-eval:\n")
+        return lore_rag_main(["qa-eval", "--help"])
+    checkpoint = args.checkpoint or default_checkpoint()
+    return lore_rag_main(
+        ["qa-eval", "--config", str(args.config), "--data", str(args.data),
+         "--models", "raw", str(checkpoint), "--names", "raw", "lore", *rest]
+    )  # fmt: skip
