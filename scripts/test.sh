@@ -15,7 +15,8 @@ bash scripts/install.sh all
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false GRADIO_ANALYTICS_ENABLED=False
 export ANONYMIZED_TELEMETRY=False
 set +e
-"${LORE_VENV:-.venv}/bin/python" -m pytest tests "$@"
+# Browser tests last: they hold a headless Chromium and the app server while they run.
+"${LORE_VENV:-.venv}/bin/python" -m pytest tests/unit tests/integration tests/browser "$@"
 status=$?
 set -e
 if [ "$status" = 5 ]; then

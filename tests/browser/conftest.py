@@ -107,9 +107,13 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, lore_checkpoint: Path, app
         assert "stopped" in text.split("llama.cpp server ready", 1)[1], text[-3000:]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Headless Debian Chromium (Playwright cannot download its own browsers here)."""
+    """Headless Debian Chromium (Playwright cannot download its own browsers here).
+
+    Module-scoped: Playwright's sync API keeps an asyncio loop running in this thread while it is open, which
+    would break later tests that call ``asyncio.run`` (LlamaIndex, LangChain async paths).
+    """
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")

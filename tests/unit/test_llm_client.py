@@ -245,6 +245,9 @@ def test_api_key_is_sent_but_never_logged_or_shown(
 ) -> None:
     fake = serve(lambda body, i: ok("yes") if i == 0 else error(401, "invalid api key"))
     caplog.set_level(logging.DEBUG)
+    # the CLI quiets these loggers; a CLI test run earlier in the same process must not hide their records here
+    for name in ("openai", "httpx", "httpx2", "httpcore", "httpcore2"):
+        caplog.set_level(logging.DEBUG, logger=name)
     llm = LLMClient(fake.base_url, "fake-model", SECRET, max_retries=0, timeout=5.0)
     assert llm.chat([{"role": "user", "content": "hi"}]) == "yes"
     with pytest.raises(LLMError) as caught:
