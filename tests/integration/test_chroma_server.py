@@ -7,7 +7,6 @@ child process, waits for ``/api/v2/heartbeat``, and terminates it (kill after 10
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import shutil
 import socket
@@ -19,12 +18,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
+from _checkpoints import make_checkpoints
 
 from lore_rag.cli import main
 from lore_rag.data.io import read_examples
-from lore_rag.models.checkpoint import save_checkpoint
-from lore_rag.models.encoder import DEFAULT_MODEL, LoreEncoder, model_fingerprint
+from lore_rag.models.encoder import LoreEncoder
 from lore_rag.retrieval import ChromaStore, Retriever, StoreError
 
 pytestmark = pytest.mark.integration
@@ -95,34 +93,9 @@ def chroma_server(server_dir) -> Iterator[dict]:
         yield {"host": "127.0.0.1", "port": port, "proc": proc, "path": server_dir / "data"}
 
 
-def perturbed(model, seed: int, scale: float = 0.05):
-    clone = copy.deepcopy(model)
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in clone.parameters():
-            if p.numel() > 1:
-                p.add_(torch.randn(p.shape, generator=generator) * scale * p.std())
-    clone._lore_fingerprint = None
-    return clone
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("server-models")
-    raw = LoreEncoder.raw()
-    save_checkpoint(
-        perturbed(raw.query_model, 0),
-        root / "lore",
-        {"base_model": DEFAULT_MODEL, "base_fingerprint": raw.document_fingerprint},
-    )
-    other_base = perturbed(raw.document_model, 1)
-    other_base.save(str(root / "other-base"))
-    save_checkpoint(
-        perturbed(other_base, 2),
-        root / "lore-other",
-        {"base_model": str(root / "other-base"), "base_fingerprint": model_fingerprint(other_base)},
-    )
-    return {"raw": raw, "lore": root / "lore", "other": root / "lore-other"}
+    return make_checkpoints(tmp_path_factory.mktemp("server-models"))
 
 
 @pytest.fixture(scope="module")

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
 import pytest
-import torch
+from _checkpoints import make_checkpoints
 
 from lore_rag.cli import main
 from lore_rag.data.io import read_examples
-from lore_rag.models.checkpoint import save_checkpoint
-from lore_rag.models.encoder import DEFAULT_MODEL, LoreEncoder, model_fingerprint
 from lore_rag.retrieval import ChromaStore, chunk_id, index_paths
 
 pytestmark = pytest.mark.integration
@@ -21,34 +18,9 @@ VALIDATION = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "l
 QUERY = "Which American director made horror films such as Sinister?"
 
 
-def perturbed(model, seed: int, scale: float = 0.05):
-    clone = copy.deepcopy(model)
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in clone.parameters():
-            if p.numel() > 1:
-                p.add_(torch.randn(p.shape, generator=generator) * scale * p.std())
-    clone._lore_fingerprint = None
-    return clone
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cli-models")
-    raw = LoreEncoder.raw()
-    save_checkpoint(
-        perturbed(raw.query_model, 0),
-        root / "lore",
-        {"base_model": DEFAULT_MODEL, "base_fingerprint": raw.document_fingerprint},
-    )
-    other_base = perturbed(raw.document_model, 1)
-    other_base.save(str(root / "other-base"))
-    save_checkpoint(
-        perturbed(other_base, 2),
-        root / "lore-other",
-        {"base_model": str(root / "other-base"), "base_fingerprint": model_fingerprint(other_base)},
-    )
-    return {"raw": raw, "lore": root / "lore", "other": root / "lore-other"}
+    return make_checkpoints(tmp_path_factory.mktemp("cli-models"))
 
 
 @pytest.fixture()

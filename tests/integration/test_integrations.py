@@ -7,7 +7,6 @@ query encoder, documents through the original one.
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import os
 import subprocess
@@ -16,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from _checkpoints import make_checkpoints, perturbed
 
 from lore_rag.data.io import read_examples
 from lore_rag.models.checkpoint import save_checkpoint
-from lore_rag.models.encoder import DEFAULT_MODEL, LoreEncoder, bundled_model_path, model_fingerprint
+from lore_rag.models.encoder import DEFAULT_MODEL, LoreEncoder, bundled_model_path
 from lore_rag.retrieval import ChromaStore, Retriever, StoreError, raw_counterpart
 
 pytestmark = pytest.mark.integration
@@ -30,36 +29,11 @@ VALIDATION = DATA / "validation_hotpotqa.jsonl"
 QUERY = "Which American director made horror films such as Sinister?"
 
 
-def perturbed(model, seed: int, scale: float = 0.05):
-    """A copy of a SentenceTransformer with every weight moved by ``scale`` of its spread."""
-    clone = copy.deepcopy(model)
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in clone.parameters():
-            if p.numel() > 1:
-                p.add_(torch.randn(p.shape, generator=generator) * scale * p.std())
-    clone._lore_fingerprint = None
-    return clone
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     """The raw bundled model, a LORE checkpoint trained from it, and one trained from another base model."""
-    root = tmp_path_factory.mktemp("models")
-    raw = LoreEncoder.raw()
-    save_checkpoint(
-        perturbed(raw.query_model, seed=0),
-        root / "lore",
-        {"base_model": DEFAULT_MODEL, "base_fingerprint": raw.document_fingerprint, "name": "lore"},
-    )
-    other_base = perturbed(raw.document_model, seed=1)
-    other_base.save(str(root / "other-base"))
-    save_checkpoint(
-        perturbed(other_base, seed=2),
-        root / "lore-other",
-        {"base_model": str(root / "other-base"), "base_fingerprint": model_fingerprint(other_base)},
-    )
-    return {"raw": raw, "lore_path": root / "lore", "other_path": root / "lore-other", "root": root}
+    made = make_checkpoints(tmp_path_factory.mktemp("models"), name="lore")
+    return {"raw": made["raw"], "lore_path": made["lore"], "other_path": made["other"], "root": made["root"]}
 
 
 @pytest.fixture(scope="module")
