@@ -57,6 +57,9 @@ class TrainResult:
         last: The last checkpoint (``output_dir/last``).
         history: Per-step records (loss, mean P/N1/N2 similarity) and evaluations.
         metrics: Validation metrics of the best checkpoint.
+        timings: Wall-clock seconds of this call by phase: ``load`` (data and models), ``embed_documents``
+            (chunks missing from the document cache), ``steps`` (forward, backward and optimiser steps),
+            ``evaluate``, ``save`` (checkpoints, history, plot) and ``total``.
     """
 
     output_dir: Path
@@ -64,6 +67,7 @@ class TrainResult:
     last: Path
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def _file_sha256(path: Path) -> str:
@@ -173,6 +177,7 @@ def train(config: TrainConfig) -> TrainResult:
         ConfigError: for inconsistent arguments.
     """
     start_time = time.perf_counter()
+    timings = dict.fromkeys(("load", "embed_documents", "steps", "evaluate", "save"), 0.0)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     train_paths, examples, validation_path, validation = _load_data(config)
@@ -191,7 +196,9 @@ def train(config: TrainConfig) -> TrainResult:
     all_chunks = list(
         dict.fromkeys([c for e in examples for c in e.chunks] + [c for e in validation for c in e.chunks])
     )
+    mark = time.perf_counter()
     cache.embed(all_chunks)
+    timings["embed_documents"] = time.perf_counter() - mark
     query_model = copy.deepcopy(base)
     for p in query_model.parameters():
         p.requires_grad_(True)
@@ -230,7 +237,11 @@ def train(config: TrainConfig) -> TrainResult:
             logger.warning("%s holds a run with other settings; starting afresh", out / "last")
         elif state["step"] >= total_steps:
             logger.info("%s: run already finished at step %d", out, state["step"])
-            return TrainResult(out, out / "best", out / "last", state["history"], state.get("best_metrics", {}))
+            timings["total"] = time.perf_counter() - start_time
+            timings["load"] = timings["total"] - timings["embed_documents"]
+            return TrainResult(
+                out, out / "best", out / "last", state["history"], state.get("best_metrics", {}), timings
+            )
         else:
             last = load_model(out / "last", device=config.device)
             query_model.load_state_dict(last.state_dict())
@@ -246,11 +257,13 @@ def train(config: TrainConfig) -> TrainResult:
     def evaluate_now() -> dict[str, dict[str, float]]:
         if not validation:
             return {}
+        mark = time.perf_counter()
         query_model.eval()
         encoder = LoreEncoder(query_model, base, name="training")
         with torch.no_grad():
             metrics = evaluate_candidates(encoder, validation, embed_documents=cache.embed)
         query_model.train()
+        timings["evaluate"] += time.perf_counter() - mark
         return metrics
 
     data_files = [{"path": str(p), "sha256": _file_sha256(p)} for p in train_paths]
@@ -269,6 +282,7 @@ def train(config: TrainConfig) -> TrainResult:
     }
 
     def save(folder: str, metrics: dict[str, Any], with_state: bool) -> None:
+        mark = time.perf_counter()
         query_model.max_seq_length = original_max_len
         manifest = dict(manifest_base, step=step, total_steps=total_steps, metrics=metrics)
         save_checkpoint(query_model, out / folder, manifest)
@@ -287,7 +301,9 @@ def train(config: TrainConfig) -> TrainResult:
             tmp = out / folder / f".{STATE_NAME}.tmp"
             torch.save(state, tmp)
             os.replace(tmp, out / folder / STATE_NAME)
+        timings["save"] += time.perf_counter() - mark
 
+    timings["load"] = time.perf_counter() - start_time - timings["embed_documents"]
     if step == 0 and validation:
         metrics = evaluate_now()
         history["evals"].append({"step": 0, **_flat(metrics)})
@@ -297,6 +313,7 @@ def train(config: TrainConfig) -> TrainResult:
     order_cache: dict[int, np.ndarray] = {}
     bar = tqdm(total=total_steps, initial=step, desc=f"train {config.loss}", disable=not config.show_progress)
     while step < total_steps:
+        mark = time.perf_counter()
         micro_index = step * config.grad_accum
         optimizer.zero_grad(set_to_none=True)
         record = {"loss": 0.0, "anchor": 0.0, "sim_P": [], "sim_N1": [], "sim_N2": []}
@@ -334,6 +351,7 @@ def train(config: TrainConfig) -> TrainResult:
         optimizer.step()
         scheduler.step()
         step += 1
+        timings["steps"] += time.perf_counter() - mark
         entry = {"step": step, "lr": scheduler.get_last_lr()[0], "loss": record["loss"]}
         if anchor is not None:
             entry["anchor"] = record["anchor"]
@@ -357,6 +375,7 @@ def train(config: TrainConfig) -> TrainResult:
                 save("best", best_metrics, with_state=False)
             save("last", {"step": step}, with_state=True)
     bar.close()
+    mark = time.perf_counter()
     (out / "history.json").write_text(json.dumps(history, indent=1) + "\n", encoding="utf-8")
     try:
         from lore_rag.training.curves import plot_curves
@@ -364,14 +383,17 @@ def train(config: TrainConfig) -> TrainResult:
         plot_curves(history, out / "training_curves.png", title=manifest_base["name"])
     except Exception as exc:  # noqa: BLE001 - a plot must never lose a finished run
         logger.warning("could not draw training curves: %s", exc)
+    timings["save"] += time.perf_counter() - mark
+    timings["total"] = time.perf_counter() - start_time
     logger.info(
-        "trained %d step(s) in %.1fs; best: %s (%s)",
+        "trained %d step(s) in %.1fs (%s); best: %s (%s)",
         step,
-        time.perf_counter() - start_time,
+        timings["total"],
+        ", ".join(f"{k} {v:.1f}s" for k, v in timings.items() if k != "total"),
         out / "best",
         MANIFEST_NAME,
     )
-    return TrainResult(out, out / "best", out / "last", history, best_metrics)
+    return TrainResult(out, out / "best", out / "last", history, best_metrics, timings)
 
 
 def _flat(metrics: dict[str, dict[str, float]]) -> dict[str, float]:

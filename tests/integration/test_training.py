@@ -75,6 +75,10 @@ def test_only_the_query_encoder_learns(small_data, tmp_path, base_model):
     assert {"loss", "sim_P", "sim_N1", "sim_N2"} <= set(history["steps"][0])
     png = (tmp_path / "run" / "training_curves.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    phases = ("load", "embed_documents", "steps", "evaluate", "save")
+    assert set(result.timings) == {*phases, "total"}
+    assert result.timings["steps"] > 0 and result.timings["evaluate"] > 0
+    assert sum(result.timings[k] for k in phases) <= result.timings["total"] + 1e-6
 
 
 def test_document_cache_is_reused_across_runs(small_data, tmp_path, base_model):
@@ -104,9 +108,23 @@ def _cli(args, env_extra=None, **kw):
 
 def test_resume_after_kill_matches_an_uninterrupted_run(small_data, tmp_path):
     common = [
-        "train", "--train", str(small_data / "train.jsonl"), "--no-compare", "--batch-size", "4",
-        "--max-steps", "6", "--save-steps", "2", "--lr", "5e-5", "--cache-dir", str(small_data / "cache"),
-        "--no-show-progress", "--anchor-weight", "0",
+        "train",
+        "--train",
+        str(small_data / "train.jsonl"),
+        "--no-compare",
+        "--batch-size",
+        "4",
+        "--max-steps",
+        "6",
+        "--save-steps",
+        "2",
+        "--lr",
+        "5e-5",
+        "--cache-dir",
+        str(small_data / "cache"),
+        "--no-show-progress",
+        "--anchor-weight",
+        "0",
     ]
     straight = tmp_path / "straight"
     assert _cli([*common, "--output", str(straight)]).wait(timeout=600) == 0
@@ -145,19 +163,33 @@ def test_cli_errors_name_the_problem(tmp_path, small_data):
     bad.write_text('{"query": "q", "chunks": ["a", "b"], "labels": [1, 2]}\n')
     out = subprocess.run(
         [sys.executable, "-m", "lore_rag", "train", "--train", str(bad), "--output", str(tmp_path / "o")],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 1
     assert f"{bad}:1: field 'labels[1]': label must be 1, 0 or -1, got 2" in out.stderr
     out = subprocess.run(
         [sys.executable, "-m", "lore_rag", "eval", "--model", str(tmp_path / "nowhere")],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 1 and "no such checkpoint folder" in out.stderr
     out = subprocess.run(
-        [sys.executable, "-m", "lore_rag", "train", "--base-model", str(tmp_path / "no-model"), "--train",
-         str(small_data / "train.jsonl")],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "lore_rag",
+            "train",
+            "--base-model",
+            str(tmp_path / "no-model"),
+            "--train",
+            str(small_data / "train.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 1 and "no such model folder" in out.stderr
     cfg = tmp_path / "cfg.yaml"
@@ -166,3 +198,41 @@ def test_cli_errors_name_the_problem(tmp_path, small_data):
         [sys.executable, "-m", "lore_rag", "train", "--config", str(cfg)], capture_output=True, text=True, timeout=300
     )
     assert out.returncode == 2 and f"{cfg}: field 'bogus_option'" in out.stderr
+
+
+def test_base_model_config_is_honoured(small_data, tmp_path, base_model):
+    """A model folder with its own prompts and pooling (as Qwen3-Embedding or bge-m3 ship): both are used in
+    training and evaluation, and the checkpoint keeps them."""
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    folder = tmp_path / "prompted"
+    base_model.save(str(folder))
+    config_file = folder / "config_sentence_transformers.json"
+    config = json.loads(config_file.read_text())
+    config["prompts"] = {"query": "query: ", "document": "passage: "}
+    config_file.write_text(json.dumps(config))
+    pooling_file = folder / "1_Pooling" / "config.json"
+    pooling = json.loads(pooling_file.read_text())
+    pooling["pooling_mode"] = "cls"
+    pooling_file.write_text(json.dumps(pooling))
+
+    plain = SentenceTransformer(str(folder), device="cpu")
+    raw = LoreEncoder.raw(str(folder))
+    q, d = "Who founded the company?", "The company was founded in 1901."
+    expected_q = plain.encode(["query: " + q], normalize_embeddings=True)
+    expected_d = plain.encode(["passage: " + d], normalize_embeddings=True)
+    assert np.allclose(raw.embed_queries([q]), expected_q, atol=1e-5)
+    assert np.allclose(raw.embed_documents([d]), expected_d, atol=1e-5)
+    assert not np.allclose(raw.embed_queries([q]), plain.encode([q], normalize_embeddings=True), atol=1e-3)
+    # CLS pooling, not the mean pooling of the bundled model it was copied from
+    assert not np.allclose(raw.embed_documents([d]), LoreEncoder(base_model).embed_documents(["passage: " + d]))
+
+    result = train(_config(small_data, tmp_path / "run", base_model=str(folder), max_steps=1))
+    tuned = SentenceTransformer(str(result.best), device="cpu")
+    assert tuned.prompts["query"] == "query: " and tuned.prompts["document"] == "passage: "
+    assert json.loads((result.best / "1_Pooling" / "config.json").read_text())["pooling_mode"] == "cls"
+    encoder = LoreEncoder.from_checkpoint(result.best)
+    assert model_fingerprint(encoder.document_model) == model_fingerprint(raw.document_model)
+    assert np.allclose(encoder.embed_documents([d]), expected_d, atol=1e-5)
+    assert np.allclose(encoder.embed_queries([q]), tuned.encode(["query: " + q], normalize_embeddings=True), atol=1e-5)

@@ -1,0 +1,69 @@
+"""The benchmark scripts run end to end on a tiny workload and print their tables (numbers are not judged here)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lore_rag.data.io import read_examples, write_examples
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _run(script: str, *args: str, timeout: int = 900) -> str:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / script), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def _table(stdout: str) -> dict[str, list[str]]:
+    """Markdown table rows of ``stdout`` keyed by their first cell."""
+    rows = {}
+    for line in stdout.splitlines():
+        if line.startswith("| ") and not line.startswith("|---"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_training_benchmark_times_both_paths(tmp_path, shared_data):
+    rows = read_examples(shared_data / "lore" / "train.jsonl")[:8]
+    write_examples(rows, tmp_path / "train.jsonl")
+    out = _run("bench_training.py", "--train", str(tmp_path / "train.jsonl"), "--batch-size", "4")
+    table = _table(out)
+    assert "2 steps x batch 4 (8 queries" in out
+    ref = table["re-encoding loop (reference-style)"]
+    assert ref[2] == "1.0x"
+    for name in (
+        "lore-rag trainer, cold document cache",
+        "lore-rag trainer, warm document cache",
+        "lore-rag trainer, warm, default settings (+ anchor)",
+    ):
+        seconds, per_second, speedup, total, total_speedup = table[name]
+        assert float(seconds) > 0 and float(per_second) > 0 and float(total) > 0
+        assert re.fullmatch(r"\d+\.\dx", speedup) and re.fullmatch(r"\d+\.\dx", total_speedup)
+    distinct = len({c for e in rows for c in e.chunks})
+    assert f"embedding the {distinct} distinct chunks once" in out
+
+
+def test_retrieval_benchmark_runs_embedded_and_server():
+    out = _run("bench_retrieval.py", "--chunks", "40", "--queries", "4", "--slice", "20")
+    table = _table(out)
+    ratio = table["index / bare encode throughput (target >= 0.9x)"]
+    assert len(ratio) == 2 and all(re.fullmatch(r"\d+\.\d+x", r) for r in ratio)
+    assert any(k.startswith("LORE / raw latency") for k in table)
