@@ -7,7 +7,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +17,7 @@ __all__ = ["aggregate_runs", "format_table", "write_json"]
 
 ViewMetrics = Mapping[str, Mapping[str, float]]
 #: One model's result: its metrics, or one set of metrics per seed.
-ModelResult = Union[ViewMetrics, Sequence[ViewMetrics]]
+ModelResult = ViewMetrics | Sequence[ViewMetrics]
 
 
 def aggregate_runs(runs: Sequence[ViewMetrics]) -> dict[str, dict[str, dict[str, float]]]:

@@ -27,12 +27,12 @@ def reference_loss(scores, tiers, tau, alpha, beta):
                 logits.append(s / tau + math.log(beta))
             else:
                 logits.append(s / tau + math.log(alpha))
-        negs = [l for l, t in zip(logits, t_row) if t is not None and t != P]
-        pos = [l for l, t in zip(logits, t_row) if t == P]
+        negs = [logit for logit, t in zip(logits, t_row) if t is not None and t != P]
+        pos = [logit for logit, t in zip(logits, t_row) if t == P]
         if not pos or not negs:
             continue
-        neg_sum = sum(math.exp(l) for l in negs)
-        losses.append(-sum(math.log(math.exp(l) / (math.exp(l) + neg_sum)) for l in pos) / len(pos))
+        neg_sum = sum(math.exp(logit) for logit in negs)
+        losses.append(-sum(math.log(math.exp(logit) / (math.exp(logit) + neg_sum)) for logit in pos) / len(pos))
     return sum(losses) / len(losses)
 
 
@@ -63,9 +63,9 @@ def test_hand_computed_gradient():
     tau, beta = 0.1, 3.0
     loss = compute_loss(scores, tiers, tau=tau, alpha=1.0, beta=beta)
     loss.backward()
-    l = [5.0, 4.0 + math.log(beta), 1.0]
-    z = sum(math.exp(x) for x in l)
-    probs = [math.exp(x) / z for x in l]
+    logits = [5.0, 4.0 + math.log(beta), 1.0]
+    z = sum(math.exp(x) for x in logits)
+    probs = [math.exp(x) / z for x in logits]
     expected = [-(1 - probs[0]) / tau, probs[1] / tau, probs[2] / tau]
     assert scores.grad[0].tolist() == pytest.approx(expected, rel=1e-5)
 
@@ -102,7 +102,9 @@ def test_vectorised_matches_per_query_loop_with_padding_and_gradients():
     per_query = []
     for i in range(batch):
         n = int(lengths[i])
-        per_query.append(compute_loss(loop_scores[i : i + 1, :n], tiers[i : i + 1, :n], tau=tau, alpha=alpha, beta=beta))
+        per_query.append(
+            compute_loss(loop_scores[i : i + 1, :n], tiers[i : i + 1, :n], tau=tau, alpha=alpha, beta=beta)
+        )
     torch.stack(per_query).mean().backward()
     assert torch.allclose(scores.grad, loop_scores.grad, atol=1e-6)
     assert torch.all(scores.grad[~mask] == 0)  # padding gets no gradient
