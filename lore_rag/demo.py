@@ -469,8 +469,8 @@ def answer_from_hits(
         dataset: Data set name, picking the official F1 variant.
         memo: Answer cache shared by callers (identical prompts are asked once).
     """
+    from lore_rag.evaluation.answer_cache import answer_key
     from lore_rag.evaluation.qa import score_answer, style_for_dataset
-    from lore_rag.evaluation.qa_run import answer_key
     from lore_rag.llm.prompts import answer_messages, parse_answer
 
     plain = [h.hit if isinstance(h, LabelledHit) else h for h in hits]

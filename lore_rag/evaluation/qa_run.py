@@ -22,7 +22,6 @@ import hashlib
 import json
 import logging
 import os
-import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -33,8 +32,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lore_rag.data.io import expand_paths, read_examples
+from lore_rag.data.jsonl_log import JsonlAppender, read_log
 from lore_rag.data.schema import Example, Tier
 from lore_rag.errors import ConfigError, LoreError
+from lore_rag.evaluation.answer_cache import AnswerCache, answer_key, default_cache_path
 from lore_rag.evaluation.candidates import rank_candidates, recall_at_k, score_candidates
 from lore_rag.evaluation.qa import gold_answers, score_answer, style_for_dataset
 
@@ -197,102 +198,6 @@ def load_questions(config: QAEvalConfig) -> tuple[list[QAQuestion], list[Example
 
         raise DataError(f"no question with a gold answer in {', '.join(config.data)}", field="answer")
     return questions, examples
-
-
-# --- append-only logs ------------------------------------------------------------------------------------------
-
-
-def _read_jsonl_log(path: Path) -> list[dict[str, Any]]:
-    """Rows of an append-only JSONL log; a torn last line (a crash mid-write) is cut off the file."""
-    if not path.is_file():
-        return []
-    data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end < len(data):
-        logger.warning("%s: dropping an incomplete last line (interrupted write)", path)
-        with path.open("r+b") as handle:
-            handle.truncate(end)
-    rows = []
-    for line_no, line in enumerate(data[:end].splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            logger.warning("%s:%d: skipping an unreadable line", path, line_no)
-    return rows
-
-
-class _JsonlAppender:
-    """Appends one JSON row per line and fsyncs it, so a finished row survives any crash."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.Lock()
-
-    def append(self, row: dict[str, Any]) -> None:
-        line = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
-        with self._lock, self.path.open("ab") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
-
-
-def answer_key(llm_model: str, messages: Sequence[dict[str, str]], *, max_tokens: int, temperature: float) -> str:
-    """Cache key of one LLM answer: sha256 of the model name, generation settings and prompt messages."""
-    payload = {"model": llm_model, "max_tokens": max_tokens, "temperature": temperature, "messages": list(messages)}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
-
-
-class AnswerCache:
-    """LLM answers by :func:`answer_key`, in memory and in an append-only JSONL file.
-
-    Args:
-        path: The cache file (created when missing); ``None`` keeps answers in memory only.
-    """
-
-    def __init__(self, path: str | os.PathLike[str] | None) -> None:
-        self.path = Path(path) if path is not None else None
-        self._answers: dict[str, dict[str, Any]] = {}
-        self._writer = _JsonlAppender(self.path) if self.path is not None else None
-        if self.path is not None:
-            for row in _read_jsonl_log(self.path):
-                if isinstance(row, dict) and "key" in row and isinstance(row.get("raw"), str):
-                    self._answers[row["key"]] = row
-        self.hits = 0
-        self.stored = 0
-
-    def __len__(self) -> int:
-        return len(self._answers)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._answers
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        """Return the cached record (``key``, ``llm_model``, ``raw``, ``answer``) or ``None``."""
-        record = self._answers.get(key)
-        if record is not None:
-            self.hits += 1
-        return record
-
-    def put(self, key: str, record: dict[str, Any]) -> None:
-        """Store one answer record (written through to the file)."""
-        record = {"key": key, **record}
-        self._answers[key] = record
-        self.stored += 1
-        if self._writer is not None:
-            self._writer.append(record)
-
-
-def _slug(text: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-._" else "_" for ch in text)[:80] or "llm"
-
-
-def _default_cache_path(llm_model: str) -> Path:
-    from lore_rag.defaults import cache_dir
-
-    return cache_dir("answers") / f"{_slug(llm_model)}.jsonl"
 
 
 # --- retrieval -------------------------------------------------------------------------------------------------
@@ -524,9 +429,9 @@ def run_qa_eval(
     _prepare_run_folder(config, identity, fingerprints)
     out = Path(config.output_dir)
     results_path = out / _RESULTS_FILE
-    done = {(r.get("qid"), r.get("model")): r for r in _read_jsonl_log(results_path)}
-    results = _JsonlAppender(results_path)
-    cache = AnswerCache(config.answer_cache or _default_cache_path(llm_model))
+    done = {(r.get("qid"), r.get("model")): r for r in read_log(results_path)[0]}
+    results = JsonlAppender(results_path)
+    cache = AnswerCache(config.answer_cache or default_cache_path(llm_model))
 
     # 1. retrieval for every (question, retriever) pair not finished yet
     pending: list[tuple[QAQuestion, str, Retrieval]] = []

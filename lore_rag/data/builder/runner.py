@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +32,7 @@ from lore_rag.data.builder.relations import RelationSampler, parse_relations
 from lore_rag.data.builder.rewrite_offline import offline_rewrite
 from lore_rag.data.converters._common import content_id
 from lore_rag.data.io import iter_examples
+from lore_rag.data.jsonl_log import JsonlAppender, read_log
 from lore_rag.data.schema import Example, Tier
 from lore_rag.errors import ConfigError, DataError, LoreError
 from lore_rag.evaluation.qa import gold_answers
@@ -209,79 +210,20 @@ def sidecar_paths(output: str | os.PathLike[str]) -> tuple[Path, Path]:
 
 
 def read_done(path: str | os.PathLike[str], *, repair: bool = True) -> tuple[list[dict[str, Any]], bool]:
-    """Rows of an append-only JSONL file, tolerating a truncated last line.
-
-    A last line without its newline is what a killed writer leaves: when it is not a complete JSON object it is
-    cut off (``repair``), when it is one a newline is added. A malformed *complete* line is not a crash
-    artefact and raises.
+    """Rows of an append-only output file, tolerating a truncated last line (:func:`~lore_rag.data.jsonl_log.read_log`).
 
     Returns:
         ``(rows, repaired)``.
 
     Raises:
-        DataError: for a malformed complete line, or a row without an ``id``.
+        DataError: for a malformed complete line (not a crash artefact), or a row without an ``id``.
     """
-    path = Path(path)
-    if not path.exists():
-        return [], False
-    data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    tail = data[end:]
-    repaired = False
-    rows: list[dict[str, Any]] = []
-    for line_no, line in enumerate(data[:end].split(b"\n")[:-1], start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise DataError(
-                "malformed line in the middle of the file (not left by an interrupted run); fix or "
-                "delete it, or pass --overwrite",
-                path=str(path),
-                line=line_no,
-            ) from None
-        if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+
+    def check(row: dict[str, Any], line_no: int) -> None:
+        if not isinstance(row.get("id"), str):
             raise DataError("row without a string 'id'", path=str(path), line=line_no, field="id")
-        rows.append(row)
-    if tail.strip():
-        try:
-            row = json.loads(tail)
-            complete = isinstance(row, dict) and isinstance(row.get("id"), str)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            complete = False
-        if repair:
-            with path.open("r+b") as handle:
-                if complete:
-                    handle.seek(0, os.SEEK_END)
-                    handle.write(b"\n")
-                else:
-                    handle.truncate(end)
-                handle.flush()
-                os.fsync(handle.fileno())
-        if complete:
-            rows.append(row)
-        else:
-            logger.warning("%s: removed a truncated last line (%d bytes) left by an interrupted run", path, len(tail))
-        repaired = True
-    return rows, repaired
 
-
-class _Appender:
-    """Append JSON lines durably: one write, flush and fsync per row."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._handle: IO[bytes] = path.open("ab")
-
-    def write(self, row: dict[str, Any]) -> None:
-        self._handle.write(json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n")
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-
-    def close(self) -> None:
-        self._handle.close()
+    return read_log(path, strict=True, repair=repair, check=check, hint="fix or delete it, or pass --overwrite")
 
 
 @dataclass
@@ -447,14 +389,12 @@ def build_data(
         miner = DistractorMiner(examples, method=config.mining, encoder=encoder, show_progress=config.show_progress)
     logger.info("%d questions, %d already done, %d to do", len(examples), report.already_done, len(todo))
 
-    rows_out = _Appender(output)
-    skips_out = _Appender(skipped_path)
+    rows_out = JsonlAppender(output)
+    skips_out = JsonlAppender(skipped_path)
     written: set[str] = set()
     try:
         _run(config, todo, miner, sampler, client, rows_out, skips_out, report, written)
     finally:
-        rows_out.close()
-        skips_out.close()
         report.seconds = time.monotonic() - started
     report.total_rows = len(done) + report.written
     all_skips, _ = read_done(skipped_path, repair=False)
@@ -544,8 +484,8 @@ def _run(
     miner: DistractorMiner | None,
     sampler: RelationSampler,
     client: LLMClient | None,
-    rows_out: _Appender,
-    skips_out: _Appender,
+    rows_out: JsonlAppender,
+    skips_out: JsonlAppender,
     report: BuildReport,
     written_ids: set[str],
 ) -> None:
@@ -568,7 +508,7 @@ def _run(
             return
         consecutive_failures = 0
         if outcome.row is not None:
-            rows_out.write(outcome.row)
+            rows_out.append(outcome.row)
             written_ids.add(example.id)  # type: ignore[arg-type]
             report.written += 1
             if outcome.row.get("relation"):
@@ -584,7 +524,7 @@ def _run(
             report.relations[outcome.row.get("relation") or "original"] += 1
         else:
             reason = outcome.skip or "no_candidate"
-            skips_out.write(
+            skips_out.append(
                 {
                     "id": example.id,
                     "reason": reason,
