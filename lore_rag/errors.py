@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DataError", "LoreError", "ModelError"]
+__all__ = ["ConfigError", "DataError", "DemoError", "LoreError", "ModelError"]
 
 
 class LoreError(Exception):
@@ -40,3 +40,7 @@ class ModelError(LoreError):
 
 class ConfigError(LoreError, ValueError):
     """Bad flags or configuration values."""
+
+
+class DemoError(LoreError):
+    """A demo step that cannot run: no LLM configured, an unknown example set, an empty query."""

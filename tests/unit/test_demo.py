@@ -18,7 +18,6 @@ from lore_rag.demo import (
     RAW,
     DemoError,
     DemoSession,
-    _AnswerMemo,
     chunk_labels,
     ensure_default_checkpoint,
     example_query,
@@ -26,6 +25,7 @@ from lore_rag.demo import (
     load_example_set,
     training_curves_path,
 )
+from lore_rag.demo.session import _AnswerMemo
 from lore_rag.errors import ConfigError, DataError
 from lore_rag.evaluation.candidates import evaluate_candidates
 from lore_rag.llm import LLMError

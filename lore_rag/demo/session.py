@@ -1,23 +1,4 @@
-"""Raw vs LORE side by side: the logic behind the Gradio app, usable from recipes and tests.
-
-One :class:`DemoSession` holds the raw model and a LORE checkpoint (which shares the raw model as its document
-encoder, so one Chroma collection serves both), the tiered example sets loaded so far, and optionally an LLM
-client. For a query it retrieves each model's top-k chunks, labels every hit **positive** / **distractor** from
-the question's own tiers when the question comes from a tiered set, asks the LLM to answer from each column's
-chunks, and gives a verdict per model (answer correct? distractor in the top 3?).
-
-```python
-from lore_rag.demo import DemoSession
-from lore_rag.llm import connect
-
-with connect() as llm:
-    session = DemoSession.create(llm=llm)          # default checkpoint, bundled validation set, local store
-    example = session.dataset().examples[0]
-    result = session.run(example.query, example=example)
-    for verdict in result.verdicts():
-        print(verdict.model, verdict.summary())
-```
-"""
+"""The demo session: raw and LORE retrievers over one store, example sets, and an optional LLM."""
 
 from __future__ import annotations
 
@@ -26,16 +7,27 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lore_rag.data.schema import Example, Tier
-from lore_rag.errors import ConfigError, LoreError
+from lore_rag.data.schema import Example
+from lore_rag.demo.examples import ExampleSet, example_query, index_examples, load_example_set
+from lore_rag.demo.results import (
+    _TOP,
+    LORE,
+    RAW,
+    ColumnAnswer,
+    ColumnResult,
+    Comparison,
+    LabelledHit,
+    chunk_labels,
+    label_hits,
+)
+from lore_rag.errors import ConfigError, DemoError, LoreError
 
 if TYPE_CHECKING:
     from lore_rag.llm import LLMClient
@@ -43,38 +35,14 @@ if TYPE_CHECKING:
     from lore_rag.retrieval import ChromaStore, Hit
 
 __all__ = [
-    "BUNDLED_KEY",
-    "ColumnAnswer",
-    "ColumnResult",
-    "Comparison",
-    "DemoError",
     "DemoSession",
-    "ExampleSet",
-    "LabelledHit",
-    "Verdict",
     "answer_from_hits",
-    "chunk_labels",
     "default_store_path",
     "ensure_default_checkpoint",
-    "example_query",
-    "index_examples",
-    "label_hits",
-    "load_example_set",
     "training_curves_path",
-    "woven_distractors",
 ]
 
 logger = logging.getLogger(__name__)
-
-#: Key of the bundled validation set among a session's example sets.
-BUNDLED_KEY = "bundled"
-#: Column keys of a comparison, in display order.
-RAW, LORE = "raw", "lore"
-_TOP = 3
-
-
-class DemoError(LoreError):
-    """A demo step that cannot run: no LLM configured, an unknown example set, an empty query."""
 
 
 # ----------------------------------------------------------------------------------------------- set-up helpers
@@ -128,283 +96,6 @@ def training_curves_path(checkpoint: str | os.PathLike[str]) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
-
-
-def chunk_labels(example: Example) -> dict[str, Tier]:
-    """Map each chunk text of one tiered question to its tier (the first tier given when a text repeats)."""
-    labels: dict[str, Tier] = {}
-    for text, tier in zip(example.chunks, example.tiers, strict=True):
-        labels.setdefault(text, tier)
-    return labels
-
-
-def index_examples(
-    store: ChromaStore, encoder: LoreEncoder, examples: Sequence[Example], *, show_progress: bool = True
-) -> int:
-    """Add every distinct chunk of ``examples`` to ``store`` (ids are text hashes: already-present chunks are skipped).
-
-    Each chunk keeps ``chunk_of`` (the row id) and ``title`` (from the row's ``titles``) as metadata.
-
-    Returns:
-        How many chunks were added.
-    """
-    texts: list[str] = []
-    metadatas: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for row, example in enumerate(examples):
-        titles = example.extra.get("titles") if isinstance(example.extra.get("titles"), list) else None
-        for i, text in enumerate(example.chunks):
-            if text in seen:
-                continue
-            seen.add(text)
-            meta: dict[str, Any] = {"chunk_of": example.id or f"row{row + 1}", "chunk_index": i}
-            if titles and i < len(titles) and isinstance(titles[i], str):
-                meta["title"] = titles[i]
-            texts.append(text)
-            metadatas.append(meta)
-    if not texts:
-        return 0
-    return store.add_texts(texts, encoder, metadatas=metadatas, show_progress=show_progress)
-
-
-# ----------------------------------------------------------------------------------------------- results
-
-
-@dataclass
-class LabelledHit:
-    """One retrieved chunk with what the loaded question says about it.
-
-    Attributes:
-        hit: The retrieved chunk (id, text, score, rank, metadata).
-        tier: Its tier in the question's own candidates; ``None`` when it is not one of them or no labels
-            are known (a free-text query).
-        other_rank: Rank of the same chunk in the other model's list (``None``: not in it).
-    """
-
-    hit: Hit
-    tier: Tier | None = None
-    other_rank: int | None = None
-
-    @property
-    def rank(self) -> int:
-        """1-based rank."""
-        return self.hit.rank
-
-    @property
-    def label(self) -> str:
-        """``"positive"``, ``"distractor"``, or ``""`` (neither: an ordinary negative, or unlabelled)."""
-        if self.tier == Tier.POSITIVE:
-            return "positive"
-        if self.tier == Tier.DISTRACTOR:
-            return "distractor"
-        return ""
-
-    @property
-    def title(self) -> str:
-        """The chunk's ``title`` metadata ('' when it has none)."""
-        value = self.hit.metadata.get("title")
-        return str(value) if value else ""
-
-
-def label_hits(hits: Sequence[Hit], labels: Mapping[str, Tier] | None) -> list[LabelledHit]:
-    """Attach tiers to hits: a hit whose text is one of the question's chunks gets that chunk's tier.
-
-    Args:
-        hits: Retrieved chunks.
-        labels: ``text -> tier`` of one question (:func:`chunk_labels`); ``None`` for a free-text query.
-    """
-    return [LabelledHit(hit=h, tier=(labels or {}).get(h.text)) for h in hits]
-
-
-@dataclass
-class ColumnAnswer:
-    """The LLM's answer from one column's chunks.
-
-    Attributes:
-        text: The answer, without its citations ('' when the LLM failed).
-        cited: Ranks of the chunks the answer cites, in the order cited.
-        reply: The LLM's raw reply.
-        seconds: Time taken (0 when it came from the answer cache).
-        error: Why there is no answer (LLM down, timeout, ...), else ``None``.
-        em: Exact match with the gold answer(s), when known.
-        f1: Token F1 with the gold answer(s), when known.
-    """
-
-    text: str = ""
-    cited: list[int] = field(default_factory=list)
-    reply: str = ""
-    seconds: float = 0.0
-    error: str | None = None
-    em: float | None = None
-    f1: float | None = None
-
-    @property
-    def correct(self) -> bool | None:
-        """Exact match with a gold answer (``None`` when there is no gold or no answer)."""
-        if self.em is None or self.error:
-            return None
-        return self.em >= 1.0
-
-
-@dataclass
-class ColumnResult:
-    """One model's side of a comparison.
-
-    Attributes:
-        key: ``"raw"`` or ``"lore"``.
-        name: The model's display name.
-        hits: Labelled top-k chunks, best first.
-        answer: The LLM answer, once asked for.
-        error: Why retrieval failed, else ``None``.
-        seconds: Retrieval time.
-    """
-
-    key: str
-    name: str
-    hits: list[LabelledHit] = field(default_factory=list)
-    answer: ColumnAnswer | None = None
-    error: str | None = None
-    seconds: float = 0.0
-
-    def n_tier_in_top(self, tier: Tier, top: int = _TOP) -> int:
-        """How many of the first ``top`` hits have ``tier``."""
-        return sum(1 for h in self.hits[:top] if h.tier == tier)
-
-
-@dataclass
-class Verdict:
-    """Per-model verdict on one labelled question.
-
-    Attributes:
-        model: The model's display name.
-        positives_in_top: Positive chunks among the first ``top`` hits (``None`` without labels).
-        n_positive: Positive chunks of the question.
-        distractor_in_top: Whether a distractor is among the first ``top`` hits (``None`` without labels).
-        answer_correct: Whether the LLM's answer matches the gold (``None``: no answer or no gold).
-        answer: The answer text ('' when none).
-        top: The cut-off.
-    """
-
-    model: str
-    positives_in_top: int | None
-    n_positive: int
-    distractor_in_top: bool | None
-    answer_correct: bool | None
-    answer: str = ""
-    top: int = _TOP
-
-    def summary(self) -> str:
-        """One line, e.g. ``2/2 positives in top 3, no distractor in top 3, answer correct``."""
-        parts = []
-        if self.positives_in_top is not None:
-            parts.append(f"{self.positives_in_top}/{self.n_positive} positives in top {self.top}")
-        if self.distractor_in_top is not None:
-            parts.append(f"{'a' if self.distractor_in_top else 'no'} distractor in top {self.top}")
-        if self.answer_correct is not None:
-            parts.append("answer correct" if self.answer_correct else "answer wrong")
-        return ", ".join(parts) or "no labels"
-
-
-@dataclass
-class Comparison:
-    """Raw and LORE retrieval (and answers) for one query.
-
-    Attributes:
-        query: The query as searched.
-        example: The tiered question it comes from (``None`` for a free-text query).
-        columns: ``{"raw": ColumnResult, "lore": ColumnResult}``.
-        k: Hits per column.
-        answer_k: How many of the top hits the LLM answers from.
-    """
-
-    query: str
-    example: Example | None
-    columns: dict[str, ColumnResult]
-    k: int
-    answer_k: int
-
-    @property
-    def labelled(self) -> bool:
-        """Whether hits carry labels (the query comes from a tiered question)."""
-        return self.example is not None
-
-    @property
-    def golds(self) -> list[str]:
-        """Acceptable answers of the question ([] for free text or a question without one)."""
-        if self.example is None:
-            return []
-        from lore_rag.evaluation.qa import gold_answers
-
-        return gold_answers(self.example.answer, self.example.extra)
-
-    def verdicts(self, top: int = _TOP) -> list[Verdict]:
-        """One :class:`Verdict` per column (raw first)."""
-        out = []
-        n_pos = self.example.n_positive if self.example is not None else 0
-        for column in self.columns.values():
-            labelled = self.labelled and column.error is None
-            answer = column.answer
-            out.append(
-                Verdict(
-                    model=column.name,
-                    positives_in_top=column.n_tier_in_top(Tier.POSITIVE, top) if labelled else None,
-                    n_positive=n_pos,
-                    distractor_in_top=column.n_tier_in_top(Tier.DISTRACTOR, top) > 0 if labelled else None,
-                    answer_correct=answer.correct if answer is not None else None,
-                    answer=answer.text if answer is not None else "",
-                    top=top,
-                )
-            )
-        return out
-
-
-# ----------------------------------------------------------------------------------------------- example sets
-
-
-@dataclass
-class ExampleSet:
-    """A loaded tiered data set.
-
-    Attributes:
-        key: Its key in the session (``"bundled"`` or the file path).
-        name: Display name.
-        path: The file it was read from.
-        examples: Its questions.
-    """
-
-    key: str
-    name: str
-    path: Path
-    examples: list[Example]
-
-    def __len__(self) -> int:
-        return len(self.examples)
-
-    def example(self, index: int) -> Example:
-        """Return the question at 0-based ``index``.
-
-        Raises:
-            DemoError: for an index outside the set.
-        """
-        if not 0 <= index < len(self.examples):
-            raise DemoError(f"{self.name}: no example {index + 1} (the set has {len(self.examples)})")
-        return self.examples[index]
-
-
-def load_example_set(path: str | os.PathLike[str] | None = None, *, name: str | None = None) -> ExampleSet:
-    """Read a tiered JSONL file (gzipped or not) as an :class:`ExampleSet`; ``None`` is the bundled validation set.
-
-    Raises:
-        DataError: for a missing or malformed file (naming its line and field).
-    """
-    from lore_rag.data.io import read_examples
-    from lore_rag.defaults import bundled_validation_path
-
-    if path is None:
-        file = bundled_validation_path()
-        return ExampleSet(BUNDLED_KEY, name or "bundled HotpotQA validation", file, read_examples(file))
-    file = Path(path).expanduser()
-    return ExampleSet(str(file), name or file.name, file, read_examples(file))
 
 
 # ----------------------------------------------------------------------------------------------- answers
@@ -867,36 +558,6 @@ class DemoSession:
                 info["llm"] = self.llm.base_url
                 info["llm_error"] = str(exc)
         return info
-
-
-def example_query(example: Example, view: str = "rewritten") -> str:
-    """Return the query of ``example`` for a view: ``"rewritten"`` (with distractors woven in) or ``"original"``.
-
-    Raises:
-        DemoError: for an unknown view, or ``"original"`` on a row without an original query.
-    """
-    if view == "rewritten":
-        return example.query
-    if view == "original":
-        if not example.original_query:
-            raise DemoError(f"example {example.id or ''} has no original question".replace("  ", " "))
-        return example.original_query
-    raise DemoError(f"unknown view {view!r}: use 'rewritten' or 'original'")
-
-
-def woven_distractors(example: Example) -> list[str]:
-    """Titles (else the first words) of the distractor chunks the rewrite wove into the query."""
-    titles = example.extra.get("titles") if isinstance(example.extra.get("titles"), list) else None
-    indices: Iterable[int] = example.used_distractors or [
-        i for i, t in enumerate(example.tiers) if t == Tier.DISTRACTOR
-    ]
-    out = []
-    for i in indices:
-        if titles and i < len(titles) and isinstance(titles[i], str):
-            out.append(titles[i])
-        else:
-            out.append(" ".join(example.chunks[i].split()[:8]) + " …")
-    return out
 
 
 def _display_name(encoder: LoreEncoder, default: str) -> str:
