@@ -24,9 +24,8 @@ from lore_rag.llm.client import (
     LLMClient,
     LLMError,
     LLMOutputError,
-    check_schema,
-    extract_json,
 )
+from lore_rag.llm.json_replies import check_schema, extract_json
 from lore_rag.llm.local_server import (
     BUNDLED_MODEL_NAME,
     LocalLLMServer,
