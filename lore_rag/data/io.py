@@ -9,7 +9,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from lore_rag.data.schema import Example
 from lore_rag.errors import DataError
@@ -23,7 +23,7 @@ _SUFFIXES = (".jsonl", ".jsonl.gz", ".json")
 
 def _open_binary(path: Path) -> IO[bytes]:
     if path.name.endswith(".gz"):
-        return gzip.open(path, "rb")
+        return cast(IO[bytes], gzip.open(path, "rb"))
     return path.open("rb")
 
 
@@ -134,12 +134,16 @@ def write_examples(examples: Iterable[Example], path: str | os.PathLike[str]) ->
     count = 0
     try:
         with os.fdopen(fd, "wb") as raw:
-            stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.name.endswith(".gz") else raw
+            stream: IO[bytes] = raw
+            if path.name.endswith(".gz"):
+                stream = cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="wb", mtime=0))
             for example in examples:
                 stream.write(json.dumps(example.to_dict(), ensure_ascii=False).encode("utf-8") + b"\n")
                 count += 1
             if stream is not raw:
                 stream.close()
+            raw.flush()
+            os.fsync(raw.fileno())  # on disk before the rename makes it the file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

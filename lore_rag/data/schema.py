@@ -79,7 +79,7 @@ class Example:
         """
         if not self.original_query:
             raise ValueError(f"example {self.id!r} has no original_query")
-        tiers = [Tier.NEGATIVE if t == Tier.DISTRACTOR else t for t in self.tiers]
+        tiers: list[Tier] = [Tier.NEGATIVE if t == Tier.DISTRACTOR else t for t in self.tiers]
         return Example(
             query=self.original_query,
             chunks=list(self.chunks),

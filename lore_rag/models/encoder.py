@@ -171,7 +171,7 @@ def model_fingerprint(model: SentenceTransformer) -> str:
         digest.update(array.tobytes())
     digest.update(json.dumps(query_prompt(model)).encode())
     value = digest.hexdigest()[:16]
-    model._lore_fingerprint = value  # type: ignore[attr-defined]
+    model._lore_fingerprint = value  # type: ignore[attr-defined,assignment]
     return value
 
 

@@ -89,7 +89,7 @@ class DocEmbeddingCache:
         if self.folder is None:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        keys = [None] * len(self._index)
+        keys: list[str | None] = [None] * len(self._index)
         for key, i in self._index.items():
             keys[i] = key
         # Write both files under temporary names, then rename: a crash never leaves a half-written cache.

@@ -100,8 +100,8 @@ def compare(
     for name, enc in encoders:
         enc.name = name
         per_file = evaluate_models([enc], files, cache_folder=config.cache_dir, show_progress=config.show_progress)
-        for file, by_model in per_file.items():
-            results.setdefault(file, {}).setdefault(name, []).append(by_model[name])
+        for file, metrics in per_file.items():
+            results.setdefault(file, {}).setdefault(name, []).append(metrics[name])
     summary: dict[str, Any] = {"seeds": list(seeds), "losses": list(losses), "files": {}}
     for file, by_model in results.items():
         tables[file] = format_table(by_model, title=f"**{Path(file).name}** ({len(seeds)} seed(s))")

@@ -316,7 +316,7 @@ def train(config: TrainConfig) -> TrainResult:
         mark = time.perf_counter()
         micro_index = step * config.grad_accum
         optimizer.zero_grad(set_to_none=True)
-        record = {"loss": 0.0, "anchor": 0.0, "sim_P": [], "sim_N1": [], "sim_N2": []}
+        record: dict[str, Any] = {"loss": 0.0, "anchor": 0.0, "sim_P": [], "sim_N1": [], "sim_N2": []}
         for _ in range(config.grad_accum):
             epoch, position = divmod(micro_index, micro_per_epoch)
             if epoch not in order_cache:
