@@ -193,6 +193,20 @@ def _text(value: Any, *, path: Path, line: int, field: str) -> str:
     return value
 
 
+@dataclass(frozen=True)
+class _Columns:
+    """The columns picked for one file (by :func:`iter_table`), handed to the reader of its layout."""
+
+    query: str
+    id: str | None
+    answer: str | None
+    chunk: str = ""
+    label: str = ""
+    title: str | None = None
+    positives: str = ""
+    negatives: str = ""
+
+
 def iter_table(
     path: str | os.PathLike[str],
     mapping: TableMapping | None = None,
@@ -239,7 +253,8 @@ def iter_table(
                 "--positives-field / --negatives-field",
                 path=str(path),
             )
-        yield from _split_rows(rows, path, id_field, query_field, pos_field, neg_field, answer_field, dataset)  # type: ignore[arg-type]
+        cols = _Columns(query_field, id_field, answer_field, positives=pos_field, negatives=neg_field)
+        yield from _split_rows(rows, path, cols, dataset)
         return
     chunk_field = _need("chunk", mapping.chunk_field, columns, path=path, flag="--chunk-field", exclude=[query_field])
     label_field = _need("label", mapping.label_field, columns, path=path, flag="--label-field")
@@ -263,14 +278,9 @@ def iter_table(
     logger.info(
         "%s: %s layout, query=%s chunk=%s label=%s id=%s", path, layout, query_field, chunk_field, label_field, id_field
     )
-    if layout == "wide":
-        yield from _wide_rows(
-            rows, path, mapping, id_field, query_field, chunk_field, label_field, answer_field, title_field, dataset
-        )
-    else:
-        yield from _long_rows(
-            rows, path, mapping, id_field, query_field, chunk_field, label_field, answer_field, title_field, dataset
-        )
+    cols = _Columns(query_field, id_field, answer_field, chunk=chunk_field, label=label_field, title=title_field)
+    reader = _wide_rows if layout == "wide" else _long_rows
+    yield from reader(rows, path, cols, mapping.label_threshold, dataset)
 
 
 def _looks_like_list(text: str) -> bool:
@@ -289,21 +299,12 @@ def _answer(value: Any, *, path: Path, line: int, field: str | None) -> str | li
 
 
 def _long_rows(
-    rows: list[tuple[int, dict[str, Any]]],
-    path: Path,
-    mapping: TableMapping,
-    id_field: str | None,
-    query_field: str,
-    chunk_field: str,
-    label_field: str,
-    answer_field: str | None,
-    title_field: str | None,
-    dataset: str | None,
+    rows: list[tuple[int, dict[str, Any]]], path: Path, cols: _Columns, threshold: float, dataset: str | None
 ) -> Iterator[Example]:
     groups: dict[str, dict[str, Any]] = {}
     for line, row in rows:
-        query = _text(row.get(query_field), path=path, line=line, field=query_field)
-        key = str(row.get(id_field)) if id_field and row.get(id_field) not in (None, "") else None
+        query = _text(row.get(cols.query), path=path, line=line, field=cols.query)
+        key = str(row.get(cols.id)) if cols.id and row.get(cols.id) not in (None, "") else None
         group_key = key if key is not None else f"\x00{query}"
         group = groups.get(group_key)
         if group is None:
@@ -321,17 +322,15 @@ def _long_rows(
                 f"id {key!r} was first seen with another question (line {group['line']})",
                 path=str(path),
                 line=line,
-                field=query_field,
+                field=cols.query,
             )
-        group["chunks"].append(_text(row.get(chunk_field), path=path, line=line, field=chunk_field))
-        group["labels"].append(
-            _label(row.get(label_field), mapping.label_threshold, path=path, line=line, field=label_field)
-        )
-        if title_field:
-            title = row.get(title_field)
+        group["chunks"].append(_text(row.get(cols.chunk), path=path, line=line, field=cols.chunk))
+        group["labels"].append(_label(row.get(cols.label), threshold, path=path, line=line, field=cols.label))
+        if cols.title:
+            title = row.get(cols.title)
             group["titles"].append("" if title is None else str(title))
-        if answer_field and group["answer"] is None:
-            group["answer"] = _answer(row.get(answer_field), path=path, line=line, field=answer_field)
+        if cols.answer and group["answer"] is None:
+            group["answer"] = _answer(row.get(cols.answer), path=path, line=line, field=cols.answer)
     for group in groups.values():
         yield raw_example(
             id=group["id"] if group["id"] is not None else content_id(group["query"], group["chunks"]),
@@ -339,7 +338,7 @@ def _long_rows(
             chunks=group["chunks"],
             relevant=group["labels"],
             answer=group["answer"],
-            titles=group["titles"] if title_field else None,
+            titles=group["titles"] if cols.title else None,
             dataset=dataset,
             source=str(path),
             line=group["line"],
@@ -347,43 +346,33 @@ def _long_rows(
 
 
 def _wide_rows(
-    rows: list[tuple[int, dict[str, Any]]],
-    path: Path,
-    mapping: TableMapping,
-    id_field: str | None,
-    query_field: str,
-    chunk_field: str,
-    label_field: str,
-    answer_field: str | None,
-    title_field: str | None,
-    dataset: str | None,
+    rows: list[tuple[int, dict[str, Any]]], path: Path, cols: _Columns, threshold: float, dataset: str | None
 ) -> Iterator[Example]:
     for line, row in rows:
-        query = _text(row.get(query_field), path=path, line=line, field=query_field)
+        query = _text(row.get(cols.query), path=path, line=line, field=cols.query)
         chunks = [
-            _text(c, path=path, line=line, field=chunk_field)
-            for c in _as_list(row.get(chunk_field), path=path, line=line, field=chunk_field)
+            _text(c, path=path, line=line, field=cols.chunk)
+            for c in _as_list(row.get(cols.chunk), path=path, line=line, field=cols.chunk)
         ]
-        labels = _as_list(row.get(label_field), path=path, line=line, field=label_field)
+        labels = _as_list(row.get(cols.label), path=path, line=line, field=cols.label)
         if len(labels) != len(chunks):
             raise DataError(
-                f"{len(labels)} labels for {len(chunks)} chunks", path=str(path), line=line, field=label_field
+                f"{len(labels)} labels for {len(chunks)} chunks", path=str(path), line=line, field=cols.label
             )
-        relevant = [_label(v, mapping.label_threshold, path=path, line=line, field=label_field) for v in labels]
+        relevant = [_label(v, threshold, path=path, line=line, field=cols.label) for v in labels]
         titles = None
-        if title_field and row.get(title_field) not in (None, ""):
-            titles = [str(t) for t in _as_list(row.get(title_field), path=path, line=line, field=title_field)]
+        if cols.title and row.get(cols.title) not in (None, ""):
+            titles = [str(t) for t in _as_list(row.get(cols.title), path=path, line=line, field=cols.title)]
             if len(titles) != len(chunks):
                 raise DataError(
-                    f"{len(titles)} titles for {len(chunks)} chunks", path=str(path), line=line, field=title_field
+                    f"{len(titles)} titles for {len(chunks)} chunks", path=str(path), line=line, field=cols.title
                 )
-        rid = row.get(id_field) if id_field else None
         yield raw_example(
-            id=str(rid) if rid not in (None, "") else content_id(query, chunks),
+            id=_row_id(row, cols.id, query, chunks),
             query=query,
             chunks=chunks,
             relevant=relevant,
-            answer=_answer(row.get(answer_field) if answer_field else None, path=path, line=line, field=answer_field),
+            answer=_answer(row.get(cols.answer) if cols.answer else None, path=path, line=line, field=cols.answer),
             titles=titles,
             dataset=dataset,
             source=str(path),
@@ -392,35 +381,33 @@ def _wide_rows(
 
 
 def _split_rows(
-    rows: list[tuple[int, dict[str, Any]]],
-    path: Path,
-    id_field: str | None,
-    query_field: str,
-    pos_field: str,
-    neg_field: str,
-    answer_field: str | None,
-    dataset: str | None,
+    rows: list[tuple[int, dict[str, Any]]], path: Path, cols: _Columns, dataset: str | None
 ) -> Iterator[Example]:
     for line, row in rows:
-        query = _text(row.get(query_field), path=path, line=line, field=query_field)
+        query = _text(row.get(cols.query), path=path, line=line, field=cols.query)
         positives = [
-            _text(c, path=path, line=line, field=pos_field)
-            for c in _as_list(row.get(pos_field), path=path, line=line, field=pos_field)
+            _text(c, path=path, line=line, field=cols.positives)
+            for c in _as_list(row.get(cols.positives), path=path, line=line, field=cols.positives)
         ]
         negatives = [
-            _text(c, path=path, line=line, field=neg_field)
-            for c in _as_list(row.get(neg_field), path=path, line=line, field=neg_field)
+            _text(c, path=path, line=line, field=cols.negatives)
+            for c in _as_list(row.get(cols.negatives), path=path, line=line, field=cols.negatives)
         ]
         chunks = positives + negatives
-        rid = row.get(id_field) if id_field else None
         yield raw_example(
-            id=str(rid) if rid not in (None, "") else content_id(query, chunks),
+            id=_row_id(row, cols.id, query, chunks),
             query=query,
             chunks=chunks,
             relevant=[True] * len(positives) + [False] * len(negatives),
-            answer=_answer(row.get(answer_field) if answer_field else None, path=path, line=line, field=answer_field),
+            answer=_answer(row.get(cols.answer) if cols.answer else None, path=path, line=line, field=cols.answer),
             titles=None,
             dataset=dataset,
             source=str(path),
             line=line,
         )
+
+
+def _row_id(row: dict[str, Any], id_field: str | None, query: str, chunks: list[str]) -> str:
+    """The row's own id when it has one, else a content hash of its question and chunks."""
+    rid = row.get(id_field) if id_field else None
+    return str(rid) if rid not in (None, "") else content_id(query, chunks)
