@@ -23,9 +23,13 @@ from app.components.hits import answer_html, hits_html, legend_html  # noqa: E40
 from app.components.style import esc, note  # noqa: E402
 from app.components.summary import SUMMARY_HEADERS, summary_rows, verdict_html  # noqa: E402
 from lore_rag.demo import LORE, RAW, Comparison, DemoSession  # noqa: E402
+from lore_rag.demo.examples import ServerFiles  # noqa: E402
 from lore_rag.errors import LoreError  # noqa: E402
 
-__all__ = ["CSS", "build_demo", "launch"]
+__all__ = ["CSS", "DEFAULT_MAX_UPLOAD_MB", "build_demo", "default_server_files", "launch", "upload_folder"]
+
+#: Largest upload the app accepts by default, in MB.
+DEFAULT_MAX_UPLOAD_MB = 100
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +45,21 @@ _INTRO = (
     "answer it. Each retrieved chunk is labelled from the question's own tiers, and the LLM answers from each "
     "column's top chunks."
 )
+
+
+def upload_folder() -> str:
+    """Where Gradio keeps uploaded files: ``$GRADIO_TEMP_DIR``, else ``<temp>/gradio`` (Gradio's own rule)."""
+    from gradio.utils import get_upload_folder
+
+    return str(get_upload_folder())
+
+
+def default_server_files(data_dirs: list[str] | None = None) -> ServerFiles:
+    """The files a client may load: under ``data_dirs`` (default: the bundled data sets) and the upload folder."""
+    from lore_rag.defaults import bundled_validation_path
+
+    roots = list(data_dirs) if data_dirs else [str(bundled_validation_path().parent)]
+    return ServerFiles([*roots, upload_folder()])
 
 
 def _message(exc: BaseException) -> str:
@@ -120,16 +139,21 @@ def _stream(
             yield _render(session, comparison, states, status)
 
 
-def build_demo(session: DemoSession, *, title: str = "lore-rag: raw vs LORE") -> gr.Blocks:
+def build_demo(
+    session: DemoSession, *, title: str = "lore-rag: raw vs LORE", server_files: ServerFiles | None = None
+) -> gr.Blocks:
     """Build the app for one session: examples, raw and LORE columns with labelled chunks and answers, a summary tab.
 
     Args:
         session: Models, index, example sets and LLM.
         title: Browser tab title.
+        server_files: The files a client may load by path or upload (default :func:`default_server_files`:
+            the bundled data sets and Gradio's upload folder); anything else is refused.
 
     Returns:
         The :class:`gradio.Blocks` (serve it with :func:`launch`).
     """
+    allowed = server_files if server_files is not None else default_server_files()
     try:
         first = session.dataset()
     except LoreError:
@@ -262,11 +286,12 @@ def build_demo(session: DemoSession, *, title: str = "lore-rag: raw vs LORE") ->
             return handler
 
         def load_set(path_text: str, upload: Any, progress: gr.Progress = gr.Progress(track_tqdm=True)):  # noqa: B008
-            path = upload or (path_text or "").strip()
             skip = gr.skip()
-            if not path:
+            if not upload and not (path_text or "").strip():
                 return note("Give a path or upload a tiered JSONL file.", kind="warn"), skip, skip, skip, skip
             try:
+                # an upload is a file in Gradio's upload folder; a typed path must lie under the data folders
+                path = allowed.resolve(upload or path_text)
                 progress(0, desc="reading and indexing")
                 loaded = session.load(path, name=os.path.basename(str(path)), show_progress=True)
             except Exception as exc:  # noqa: BLE001
@@ -321,6 +346,7 @@ def launch(
     auth: tuple[str, str] | None = None,
     block: bool = True,
     quiet: bool = False,
+    max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
 ) -> tuple[Any, str, str]:
     """Serve the app (analytics off, no share link); returns Gradio's ``(app, local_url, share_url)``.
 
@@ -331,6 +357,7 @@ def launch(
         auth: ``(user, password)`` for basic login, or ``None``.
         block: Block until Ctrl-C (``False`` returns at once, e.g. in tests; call ``demo.close()``).
         quiet: Less console output.
+        max_upload_mb: Largest upload accepted, in MB (Gradio refuses bigger ones with HTTP 413).
     """
     demo.queue(default_concurrency_limit=4, max_size=256)
     return demo.launch(
@@ -339,6 +366,7 @@ def launch(
         auth=auth,
         auth_message="lore-rag app: log in with the user and password given to --auth" if auth else None,
         share=False,
+        max_file_size=f"{max_upload_mb}mb",
         prevent_thread_lock=not block,
         show_error=True,
         quiet=quiet,

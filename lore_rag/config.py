@@ -22,12 +22,16 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         ConfigError: for a missing file, a parse error (with its line) or a top level that is not a mapping.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; --config takes a YAML or JSON file")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: config file is not UTF-8 text") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: config file is not UTF-8 text (byte {exc.start + 1})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
     if path.suffix.lower() in (".yaml", ".yml"):
         import yaml
 
@@ -46,6 +50,9 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of option names to values, got {type(data).__name__}")
+    for key in data:
+        if not isinstance(key, str):
+            raise ConfigError(f"{path}: option names must be text, got {key!r}")
     return data
 
 

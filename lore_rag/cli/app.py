@@ -6,13 +6,15 @@ import argparse
 import contextlib
 import os
 import signal
+import socket
 import sys
 from typing import Any
 
 from lore_rag.cli.llm import add_llm_arguments, llm_options
+from lore_rag.cli.options import port_number, positive_float, positive_int
 from lore_rag.errors import ConfigError, LoreError
 
-__all__ = ["parse_auth", "register", "run"]
+__all__ = ["check_port_free", "parse_auth", "register", "run"]
 
 _EPILOG = """\
 With no arguments everything is offline: the bundled all-MiniLM-L6-v2, the default LORE checkpoint (trained once on
@@ -64,18 +66,32 @@ def register(subparsers: Any) -> None:
         help="add the chunks of each data set loaded to the store (default: only for the app's own store)",
     )
     index.add_argument("--no-index-data", dest="index_data", action="store_false", help="never add to the store")
-    parser.add_argument("-k", "--top-k", type=int, default=5, help="chunks per column (default: %(default)s)")
+    parser.add_argument("-k", "--top-k", type=positive_int, default=5, help="chunks per column (default: %(default)s)")
     parser.add_argument(
-        "--answer-k", type=int, default=3, help="top chunks the LLM answers from (default: %(default)s)"
+        "--answer-k", type=positive_int, default=3, help="top chunks the LLM answers from (default: %(default)s)"
     )
     parser.add_argument("--device", help="torch device (default: cpu)")
     serve = parser.add_argument_group("serving")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
-    serve.add_argument("--port", type=int, help="port (default: 7860, or the next free one)")
+    serve.add_argument("--port", type=port_number, help="port (default: 7860, or the next free one)")
     serve.add_argument(
         "--auth",
         metavar="USER:PASS",
         help="require this login (prefer $LORE_RAG_APP_AUTH=USER:PASS: a flag shows in the process list)",
+    )
+    serve.add_argument(
+        "--data-dir",
+        dest="data_dirs",
+        action="append",
+        metavar="DIR",
+        help="a folder whose .jsonl/.json files clients may load by path (repeatable; default: the bundled data "
+        "sets); uploads are always allowed, every other server path is refused",
+    )
+    serve.add_argument(
+        "--max-upload-mb",
+        type=positive_float,
+        default=100.0,
+        help="largest file a client may upload, in MB (default: %(default)s)",
     )
     serve.add_argument("--no-llm", action="store_true", help="retrieval only: start no LLM, show no answers")
     serve.add_argument("--no-progress", action="store_true", help="no progress bars while training and indexing")
@@ -98,6 +114,34 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     return user, password
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port something already listens on, before minutes of model loading.
+
+    Raises:
+        ConfigError: naming the port and the address.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConfigError(f"--host {host}: cannot resolve it ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise ConfigError(
+                f"--port {port}: cannot listen on {host}:{port} ({exc.strerror}); another program uses it: pick "
+                "another --port, or leave --port out to take the next free one"
+            ) from None
+
+
+def _data_dir(path: str) -> str:
+    if not os.path.isdir(os.path.expanduser(path)):
+        raise ConfigError(f"--data-dir {path}: no such folder")
+    return path
+
+
 def _terminate(signum: int, frame: Any) -> None:  # pragma: no cover - signal handler
     raise KeyboardInterrupt
 
@@ -111,9 +155,18 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise ConfigError(f"the app needs Gradio: pip install 'lore-rag[app]' ({exc})") from None
 
-    if args.top_k < 1 or args.answer_k < 1:
-        raise ConfigError("-k/--top-k and --answer-k must be at least 1")
     auth = parse_auth(args.auth or os.environ.get("LORE_RAG_APP_AUTH"))
+    # Everything a bad flag can break is checked before the models load (minutes on a cold start).
+    if args.port is not None:
+        check_port_free(args.host, args.port)
+    data_dirs = [_data_dir(d) for d in args.data_dirs or []]
+    for path, flag in ((args.data, "--data"), (args.checkpoint, "--checkpoint")):
+        if path is not None and not os.path.exists(os.path.expanduser(path)):
+            raise ConfigError(f"{flag} {path}: no such file or folder")
+    from lore_rag.defaults import home_dir
+
+    # the app's own upload folder (Gradio reads it when the app is built)
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(home_dir() / "app_uploads"))
     if args.host not in ("127.0.0.1", "localhost", "::1") and auth is None:
         print(
             f"lore-rag app: warning: serving on {args.host} without --auth: anyone who can reach it can use it",
@@ -149,9 +202,13 @@ def run(args: argparse.Namespace) -> int:
             except Exception as exc:  # noqa: BLE001 - the app runs without answers, saying why
                 session.llm_error = str(exc) if isinstance(exc, LoreError) else f"{type(exc).__name__}: {exc}"
                 print(f"lore-rag app: warning: no LLM answers: {exc}", file=sys.stderr)
-        demo = build_demo(session)
+        from app.ui import default_server_files
+
+        server_files = default_server_files(data_dirs)
+        print(f"lore-rag app: clients may load data files from {server_files.describe()}", file=sys.stderr)
+        demo = build_demo(session, server_files=server_files)
         try:
-            launch(demo, host=args.host, port=args.port, auth=auth, block=True)
+            launch(demo, host=args.host, port=args.port, auth=auth, block=True, max_upload_mb=args.max_upload_mb)
         except KeyboardInterrupt:
             pass
         finally:

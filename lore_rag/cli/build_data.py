@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from lore_rag.cli import add_config_option
+from lore_rag.cli.options import check_output_file, non_negative_float, positive_int
+from lore_rag.errors import ConfigError
 
 _EPILOG = """\
 input: raw JSONL rows {id, query, chunks, labels 1/0, answer, titles} as written by 'lore-rag convert'.
@@ -43,7 +46,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--offline", action="store_true", help="template rewrites, no LLM")
     parser.add_argument(
         "--fraction",
-        type=float,
+        type=non_negative_float,
         default=1.0,
         help="share of questions to rewrite; the rest stay original queries (P / N2) (default 1)",
     )
@@ -71,14 +74,21 @@ def register(subparsers: Any) -> None:
         default=None,
         help="raw model for --mining embedding/hybrid (default: the bundled all-MiniLM-L6-v2)",
     )
-    parser.add_argument("--candidates", type=int, default=4, help="distractor candidates offered per question (4)")
-    parser.add_argument("--max-distractors", type=int, default=2, help="most distractors per rewrite (2)")
     parser.add_argument(
-        "--sharpness", type=float, default=1.0, help="preference for the most similar candidates (0 uniform, default 1)"
+        "--candidates", type=positive_int, default=4, help="distractor candidates offered per question (4)"
+    )
+    parser.add_argument("--max-distractors", type=positive_int, default=2, help="most distractors per rewrite (2)")
+    parser.add_argument(
+        "--sharpness",
+        type=non_negative_float,
+        default=1.0,
+        help="preference for the most similar candidates (0 uniform, default 1)",
     )
     parser.add_argument("--seed", type=int, default=13, help="seed of all random choices (default 13)")
-    parser.add_argument("--limit", type=int, help="use only the first N input questions")
-    parser.add_argument("--max-attempts", type=int, default=3, help="LLM replies per question incl. re-asks (3)")
+    parser.add_argument("--limit", type=positive_int, help="use only the first N input questions (at least 1)")
+    parser.add_argument(
+        "--max-attempts", type=positive_int, default=3, help="LLM replies per question incl. re-asks (3)"
+    )
     parser.add_argument(
         "--anchor-question",
         choices=("auto", "on", "off"),
@@ -88,14 +98,14 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--min-keep",
-        type=float,
+        type=non_negative_float,
         default=0.6,
         help="share of the question's content words a rewrite must keep (default 0.6)",
     )
-    parser.add_argument("--max-query-chars", type=int, default=600, help="longest rewrite accepted (600)")
+    parser.add_argument("--max-query-chars", type=positive_int, default=600, help="longest rewrite accepted (600)")
     parser.add_argument(
         "--max-endpoint-failures",
-        type=int,
+        type=positive_int,
         default=8,
         help="stop after this many endpoint failures in a row (default 8)",
     )
@@ -109,7 +119,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build (or resume), print the counts and the relation spread."""
-    from lore_rag.data.builder import BuildConfig, build_data
+    from lore_rag.data.builder import BuildConfig, build_data, load_inputs
 
     config = BuildConfig(
         inputs=list(args.inputs),
@@ -134,13 +144,18 @@ def run(args: argparse.Namespace) -> int:
         show_progress=not (args.no_progress or args.quiet),
     )
     config.validate()
+    output = check_output_file(args.output, "-o/--output")
+    for raw in args.inputs:
+        if Path(raw).resolve() == output.resolve():
+            raise ConfigError(f"-o/--output {output}: is also an input; write the tiered rows to another file")
+    examples = load_inputs(config)  # bad input fails now, before a model or an LLM is started
     encoder = None
     if args.mining in ("embedding", "hybrid") and args.embedding_model:
         from lore_rag.models.encoder import LoreEncoder
 
         encoder = LoreEncoder.raw(args.embedding_model)
     if args.offline:
-        report = build_data(config, encoder=encoder)
+        report = build_data(config, encoder=encoder, examples=examples)
     else:
         from lore_rag.cli.llm import llm_options
         from lore_rag.llm import connect
@@ -156,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 config.anchor_question = args.anchor_question == "on"
             print(f"LLM: {client.model} at {client.base_url}", file=sys.stderr)
-            report = build_data(config, client=client, encoder=encoder)
+            report = build_data(config, client=client, encoder=encoder, examples=examples)
     for line in report.lines():
         print(line)
     return 1 if report.error else 0

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from lore_rag.cli import add_config_option
+from lore_rag.cli.options import check_output_file, finite_float, positive_int
 from lore_rag.errors import ConfigError
 
 _FORMATS = ("hotpotqa", "2wiki", "musique", "msmarco", "beir", "table")
@@ -66,7 +68,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="input file(s) (a folder for beir)")
     parser.add_argument("-o", "--output", required=True, help="output JSONL file (.jsonl or .jsonl.gz)")
     parser.add_argument("--dataset", help="value of the 'dataset' field (default: the format's name)")
-    parser.add_argument("--limit", type=int, help="stop after this many rows")
+    parser.add_argument("--limit", type=positive_int, help="stop after this many rows (at least 1)")
     group = parser.add_argument_group("musique / msmarco")
     group.add_argument(
         "--with-aliases", action="store_true", help="musique: write the answer as [answer, *answer_aliases]"
@@ -84,8 +86,8 @@ def register(subparsers: Any) -> None:
         help="first-stage candidates: a run file (TREC, 'qid docid score' TSV or JSON), "
         "'bm25' or 'embedding' (default bm25)",
     )
-    group.add_argument("--k", type=int, default=10, help="candidates per query (default 10)")
-    group.add_argument("--min-score", type=float, default=1.0, help="lowest qrels score that is relevant (1)")
+    group.add_argument("--k", type=positive_int, default=10, help="candidates per query (default 10)")
+    group.add_argument("--min-score", type=finite_float, default=1.0, help="lowest qrels score that is relevant (1)")
     group.add_argument(
         "--missing-positives",
         choices=("add", "skip", "keep"),
@@ -110,7 +112,10 @@ def register(subparsers: Any) -> None:
     group.add_argument("--positives-field", help="split layout: list of relevant chunks")
     group.add_argument("--negatives-field", help="split layout: list of non-relevant chunks")
     group.add_argument(
-        "--label-threshold", type=float, default=1.0, help="smallest numeric label that counts as relevant (default 1)"
+        "--label-threshold",
+        type=finite_float,
+        default=1.0,
+        help="smallest numeric label that counts as relevant (default 1)",
     )
     group.add_argument("--delimiter", help="CSV delimiter (default: tab for .tsv, comma otherwise)")
     add_config_option(parser)
@@ -178,6 +183,10 @@ def run(args: argparse.Namespace) -> int:
     from lore_rag.data.converters import convert_to_file
 
     options = _options(args, _DEFAULTS)
+    output = check_output_file(args.output, "-o/--output")
+    for raw in args.inputs:
+        if Path(raw).resolve() == output.resolve():
+            raise ConfigError(f"-o/--output {output}: is also an input; write the rows to another file")
     counts = convert_to_file(args.format, args.inputs, args.output, limit=args.limit, **options)
     print(f"wrote {counts['rows']} rows ({counts['chunks']} chunks) to {args.output}")
     if counts["no_positive"]:

@@ -9,6 +9,7 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``eval`` subcommand."""
     from lore_rag.cli import add_config_option
+    from lore_rag.cli.options import positive_int
 
     parser = sub.add_parser(
         "eval",
@@ -32,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--data", nargs="+", metavar="FILE", help="tiered JSONL files or folders (default: bundled validation)"
     )
     parser.add_argument("--json", metavar="OUT", help="also write the numbers to this JSON file")
-    parser.add_argument("--ks", type=int, nargs="+", default=[3, 5, 10], help="cut-offs")
+    parser.add_argument("--ks", type=positive_int, nargs="+", default=[3, 5, 10], help="cut-offs (each at least 1)")
     parser.add_argument(
         "--mode", choices=["candidates", "corpus"], default="candidates", help="paper protocol or one shared index"
     )
@@ -46,14 +47,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print one table per file."""
+    from lore_rag.cli.options import check_output_file
     from lore_rag.defaults import bundled_validation_path
     from lore_rag.evaluation.report import format_table, write_json
     from lore_rag.evaluation.runner import load_encoders
 
+    if args.json:  # before any model is loaded: a bad --json fails in a second, not after the evaluation
+        check_output_file(args.json, "--json")
     files = args.data or [str(bundled_validation_path())]
+    from lore_rag.data.io import expand_paths
+
+    expand_paths(files)  # a missing file or empty folder fails before the models load
     encoders = load_encoders(args.models, device=args.device)
     if args.mode == "corpus":
-        from lore_rag.data.io import expand_paths, read_examples
+        from lore_rag.data.io import read_examples
         from lore_rag.evaluation.corpus import evaluate_corpus, format_corpus_table
 
         output = {}

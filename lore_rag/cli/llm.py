@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lore_rag.cli.options import non_negative_float, non_negative_int, port_number, positive_float, positive_int
 from lore_rag.errors import ConfigError
 
 __all__ = ["add_llm_arguments", "llm_options", "register", "run"]
@@ -46,13 +47,17 @@ def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
         "--local", action="store_true", help="use the local llama.cpp server even if an endpoint is configured"
     )
     group.add_argument("--model-path", help="GGUF file for the local server (default: bundled SmolLM2-135M-Instruct)")
-    group.add_argument("--n-threads", type=int, help="local server threads (default: $LORE_RAG_LLM_THREADS or auto)")
-    group.add_argument("--n-ctx", type=int, help="local server context size in tokens (default: 4096)")
-    group.add_argument("--timeout", type=float, help="seconds per request (default: 60, local server 180)")
-    group.add_argument("--max-retries", type=int, help="retries after a failed request (default: 2)")
-    group.add_argument("--temperature", type=float, help="sampling temperature (default: 0)")
-    group.add_argument("--max-tokens", type=int, help="most tokens per reply (default: 256)")
-    group.add_argument("--concurrency", type=int, help="requests in flight at once (default: 4, local server 1)")
+    group.add_argument(
+        "--n-threads", type=positive_int, help="local server threads (default: $LORE_RAG_LLM_THREADS or auto)"
+    )
+    group.add_argument("--n-ctx", type=positive_int, help="local server context size in tokens (default: 4096)")
+    group.add_argument("--timeout", type=positive_float, help="seconds per request (default: 60, local server 180)")
+    group.add_argument("--max-retries", type=non_negative_int, help="retries after a failed request (default: 2)")
+    group.add_argument("--temperature", type=non_negative_float, help="sampling temperature (default: 0)")
+    group.add_argument("--max-tokens", type=positive_int, help="most tokens per reply (default: 256)")
+    group.add_argument(
+        "--concurrency", type=positive_int, help="requests in flight at once (default: 4, local server 1)"
+    )
 
 
 def llm_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -106,7 +111,7 @@ def register(subparsers: Any) -> None:
     ask.add_argument("--json", action="store_true", help="print one JSON object (answer, cited, model, seconds)")
     serve = parser.add_argument_group("serve (and the local server that ask may start)")
     serve.add_argument("--host", default="127.0.0.1", help="listen address (default: 127.0.0.1, no auth!)")
-    serve.add_argument("--port", type=int, help="listen port (default: serve 8080, ask a free port)")
+    serve.add_argument("--port", type=port_number, help="listen port (default: serve 8080, ask a free port)")
     serve.add_argument("--log-file", help="server log file (default: serve the terminal, ask a temporary file)")
     add_llm_arguments(parser)
     parser.set_defaults(func=run)
@@ -163,7 +168,7 @@ def _ask(args: argparse.Namespace) -> int:
     from lore_rag.llm import connect
     from lore_rag.llm.prompts import answer_messages, parse_answer
 
-    if not args.question:
+    if not (args.question or "").strip():
         raise ConfigError('lore-rag llm ask needs a question: lore-rag llm ask "What is ...?"')
     chunks = list(args.context or [])
     if args.context_file:
@@ -171,7 +176,9 @@ def _ask(args: argparse.Namespace) -> int:
         try:
             chunks += [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         except OSError as exc:
-            raise ConfigError(f"{path}: cannot read the context file ({exc.strerror})") from None
+            raise ConfigError(f"--context-file {path}: cannot read it ({exc.strerror or exc})") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"--context-file {path}: not UTF-8 text (byte {exc.start + 1})") from None
     options = llm_options(args)
     server_options = {**_server_options(args, serving=False), **options.pop("server_options", {})}
     started = time.monotonic()

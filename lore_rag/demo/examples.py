@@ -15,7 +15,16 @@ if TYPE_CHECKING:
     from lore_rag.models.encoder import LoreEncoder
     from lore_rag.retrieval import ChromaStore
 
-__all__ = ["BUNDLED_KEY", "ExampleSet", "example_query", "index_examples", "load_example_set", "woven_distractors"]
+__all__ = [
+    "BUNDLED_KEY",
+    "DATA_SUFFIXES",
+    "ExampleSet",
+    "ServerFiles",
+    "example_query",
+    "index_examples",
+    "load_example_set",
+    "woven_distractors",
+]
 
 #: Key of the bundled validation set among a session's example sets.
 BUNDLED_KEY = "bundled"
@@ -127,3 +136,67 @@ def woven_distractors(example: Example) -> list[str]:
         else:
             out.append(" ".join(example.chunks[i].split()[:8]) + " …")
     return out
+
+
+# ----------------------------------------------------------------------------------------------- server files
+
+#: Names of the files a client may ask the app to read: tiered JSONL, gzipped or not.
+DATA_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz")
+
+
+class ServerFiles:
+    """The files on the server a client of the app may name: data files under folders the operator chose.
+
+    A client's path is resolved (``..`` and symbolic links followed) and accepted only when it is a regular
+    file with a data suffix (:data:`DATA_SUFFIXES`) inside one of ``roots``. A relative path is looked up in each
+    root in turn. Every refusal raises the same message whether or not the file exists, so a client learns
+    nothing about the rest of the file system.
+
+    Args:
+        roots: The folders (e.g. ``--data-dir`` values, the bundled data, the upload folder).
+    """
+
+    def __init__(self, roots: Iterable[str | os.PathLike[str]]) -> None:
+        self.roots: list[Path] = []
+        for root in roots:
+            resolved = Path(root).expanduser().resolve()
+            if resolved not in self.roots:
+                self.roots.append(resolved)
+
+    def describe(self) -> str:
+        """The folders, for the operator's log."""
+        return ", ".join(map(str, self.roots)) or "(none)"
+
+    def _refused(self) -> DemoError:
+        return DemoError(
+            "not a data file this app may read: the server only reads .jsonl/.json files (optionally .gz) under "
+            "the folders it was started with (--data-dir); upload the file instead"
+        )
+
+    def resolve(self, text: str | os.PathLike[str]) -> Path:
+        """The file a client named, resolved inside the allowed folders.
+
+        Raises:
+            DemoError: the same message for a path outside the folders, a missing file, a folder or another
+                kind of file.
+        """
+        raw = str(text or "").strip()
+        if not raw or "\x00" in raw:
+            raise self._refused()
+        given = Path(raw).expanduser()
+        candidates = [given] if given.is_absolute() else [root / given for root in self.roots]
+        for candidate in candidates:
+            try:
+                resolved = candidate.resolve()
+            except (OSError, RuntimeError):  # a symlink loop, a name too long
+                continue
+            if not any(resolved == root or resolved.is_relative_to(root) for root in self.roots):
+                continue
+            if not resolved.name.lower().endswith(DATA_SUFFIXES):
+                continue
+            try:
+                if resolved.is_file():
+                    return resolved
+            except OSError:
+                continue
+        raise self._refused()

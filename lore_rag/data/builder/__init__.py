@@ -18,7 +18,7 @@ from __future__ import annotations
 from lore_rag.data.builder.checks import REASONS, Rewrite, RewriteChecker, RewriteRejected
 from lore_rag.data.builder.mining import BM25, MINING_METHODS, DistractorMiner, tokenize
 from lore_rag.data.builder.relations import DEFINITIONS, RELATIONS, TEMPLATES, RelationSampler, parse_relations
-from lore_rag.data.builder.runner import BuildConfig, BuildReport, build_data, read_done, sidecar_paths
+from lore_rag.data.builder.runner import BuildConfig, BuildReport, build_data, load_inputs, read_done, sidecar_paths
 
 __all__ = [
     "BM25",
@@ -35,6 +35,7 @@ __all__ = [
     "RewriteChecker",
     "RewriteRejected",
     "build_data",
+    "load_inputs",
     "parse_relations",
     "read_done",
     "sidecar_paths",

@@ -31,7 +31,7 @@ from lore_rag.data.builder.mining import MINING_METHODS, DistractorMiner, stable
 from lore_rag.data.builder.relations import RelationSampler, parse_relations
 from lore_rag.data.builder.rewrite_offline import offline_rewrite
 from lore_rag.data.converters._common import content_id
-from lore_rag.data.io import iter_examples
+from lore_rag.data.io import expand_paths, iter_json_rows
 from lore_rag.data.jsonl_log import JsonlAppender, read_log
 from lore_rag.data.schema import Example, Tier
 from lore_rag.errors import ConfigError, DataError, LoreError
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from lore_rag.llm import LLMClient
     from lore_rag.models.encoder import LoreEncoder
 
-__all__ = ["BuildConfig", "BuildReport", "build_data", "read_done", "sidecar_paths"]
+__all__ = ["BuildConfig", "BuildReport", "build_data", "load_inputs", "read_done", "sidecar_paths"]
 
 logger = logging.getLogger(__name__)
 
@@ -245,20 +245,58 @@ class _Outcome:
     rejections: list[str] = field(default_factory=list)
     replies: int = 0
     endpoint_error: str | None = None
+    fatal: bool = False  # the endpoint refused us (HTTP 401/403): every further request would fail the same way
 
 
-def _load(config: BuildConfig) -> list[Example]:
+def _tiered_field(row: Any, example: Example) -> str | None:
+    """The field that shows ``row`` was written by build-data (a relation, woven distractors, a rewritten query)."""
+    if not isinstance(row, dict):
+        return None
+    if row.get("relation"):
+        return "relation"
+    if row.get("used_distractors"):
+        return "used_distractors"
+    original = row.get("original_query")
+    if isinstance(original, str) and original.strip() and original.strip() != example.query.strip():
+        return "original_query"
+    return None
+
+
+def load_inputs(config: BuildConfig) -> list[Example]:
+    """The raw questions of ``config.inputs`` (first ``config.limit``), each with a unique id.
+
+    Raises:
+        DataError: for a malformed row, a row that is already tiered (a distractor label -1, a ``relation`` or an
+            ``original_query``: build-data would relabel its woven distractor as N2), or no row at all.
+    """
     examples: list[Example] = []
     seen: Counter[str] = Counter()
-    for example in iter_examples(config.inputs, require_positive=False):
+    files = expand_paths(config.inputs)
+    for path in files:
         if config.limit is not None and len(examples) >= config.limit:
             break
-        if not example.id:
-            example.id = content_id(example.query, example.chunks)
-        seen[example.id] += 1
-        if seen[example.id] > 1:
-            example.id = f"{example.id}#{seen[example.id]}"
-        examples.append(example)
+        for line, row in iter_json_rows(path):
+            if config.limit is not None and len(examples) >= config.limit:
+                break
+            example = Example.from_dict(row, source=str(path), line=line)
+            tiered = _tiered_field(row, example)
+            if tiered or any(t == Tier.DISTRACTOR for t in example.tiers):
+                what = f"has a '{tiered}'" if tiered else "has distractor labels (-1)"
+                raise DataError(
+                    f"this row is already tiered LORE data ({what}); build-data takes raw rows with labels 1/0 "
+                    "(as 'lore-rag convert' writes them): train on this file directly",
+                    path=str(path),
+                    line=line,
+                    field=tiered or "labels",
+                )
+            if not example.id:
+                example.id = content_id(example.query, example.chunks)
+            seen[example.id] += 1
+            if seen[example.id] > 1:
+                example.id = f"{example.id}#{seen[example.id]}"
+            examples.append(example)
+    if not examples:
+        raise DataError(f"no questions in {', '.join(map(str, files))}: the input holds no rows")
     return examples
 
 
@@ -330,6 +368,7 @@ def build_data(
     *,
     client: LLMClient | None = None,
     encoder: LoreEncoder | None = None,
+    examples: list[Example] | None = None,
 ) -> BuildReport:
     """Build (or resume building) a LORE training file from raw rows.
 
@@ -338,6 +377,8 @@ def build_data(
         client: The LLM client (LLM mode); when ``None``, :func:`lore_rag.llm.connect` opens the configured
             endpoint or the bundled local server for the duration of the run.
         encoder: Encoder for ``mining="embedding"``/``"hybrid"`` (the bundled raw model when ``None``).
+        examples: The input questions as :func:`load_inputs` returns them (read from ``config.inputs`` when
+            ``None``).
 
     Returns:
         The counts; ``report.error`` says why the run stopped early, if it did (run again to resume).
@@ -346,13 +387,15 @@ def build_data(
         ConfigError: for bad options or a resume with different options; DataError for bad input or output.
     """
     config.validate()
+    if examples is None:
+        examples = load_inputs(config)  # bad input fails here, before the output or an LLM is touched
     if not config.offline and client is None:
         from lore_rag.llm import connect, endpoint_configured
 
         # a configured endpoint takes our concurrency; the local llama.cpp server keeps its own (one at a time)
         options: dict[str, Any] = {"concurrency": config.concurrency} if endpoint_configured() else {}
         with connect(**options) as opened:
-            return build_data(config, client=opened, encoder=encoder)
+            return build_data(config, client=opened, encoder=encoder, examples=examples)
     started = time.monotonic()
     output = Path(config.output)
     skipped_path, meta_path = sidecar_paths(output)
@@ -373,7 +416,6 @@ def build_data(
     skipped_before = {row["id"] for row in skip_rows} - done
     for row in done_rows:
         report.relations[row.get("relation") or "original"] += 1
-    examples = _load(config)
     report.questions = len(examples)
     report.already_done = sum(e.id in done for e in examples)
     if not config.retry_skipped:
@@ -396,6 +438,8 @@ def build_data(
         _run(config, todo, miner, sampler, client, rows_out, skips_out, report, written)
     finally:
         report.seconds = time.monotonic() - started
+    if report.error is None and todo and report.endpoint_failures >= len(todo):
+        report.error = f"every request to the LLM endpoint failed ({report.endpoint_failures}); nothing was built"
     report.total_rows = len(done) + report.written
     all_skips, _ = read_done(skipped_path, repair=False)
     report.total_skipped = len({r["id"] for r in all_skips} - done - written)
@@ -465,7 +509,7 @@ def _work(config: BuildConfig, task: _Task, client: LLMClient | None, allowed: l
                 anchor=config.anchor_question,
             )
         except LLMError as exc:
-            return _Outcome(endpoint_error=str(exc))
+            return _Outcome(endpoint_error=str(exc), fatal=exc.status in (401, 403))
         rewrite = result.rewrite
         outcome = _Outcome(rejections=result.rejections, replies=result.replies)
         detail = result.last_text
@@ -503,6 +547,8 @@ def _run(
             report.endpoint_failures += 1
             consecutive_failures += 1
             logger.warning("question %s: endpoint failed: %s", example.id, outcome.endpoint_error)
+            if outcome.fatal and report.error is None:
+                report.error = f"the LLM endpoint refused the request: {outcome.endpoint_error}"
             if consecutive_failures >= config.max_endpoint_failures and report.error is None:
                 report.error = f"{consecutive_failures} endpoint failures in a row, the last: {outcome.endpoint_error}"
             return
@@ -576,7 +622,9 @@ def _run(
                         try:
                             outcome = future.result()
                         except LoreError as exc:
-                            outcome = _Outcome(endpoint_error=str(exc))
+                            outcome = _Outcome(
+                                endpoint_error=str(exc), fatal=getattr(exc, "status", None) in (401, 403)
+                            )
                         record(example, task, outcome)
             finally:
                 for future in pending:

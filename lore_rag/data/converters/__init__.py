@@ -18,6 +18,7 @@ format         input                                                    function
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -32,7 +33,7 @@ from lore_rag.data.converters.table import TableMapping, iter_table
 from lore_rag.data.converters.twowiki import iter_twowiki
 from lore_rag.data.io import write_examples
 from lore_rag.data.schema import Example
-from lore_rag.errors import ConfigError
+from lore_rag.errors import ConfigError, DataError
 
 __all__ = [
     "FORMATS",
@@ -125,5 +126,9 @@ def convert_to_file(
                 counts["no_positive"] += example.n_positive == 0
                 yield example
 
-    write_examples(stream(), Path(output))
+    rows = stream()
+    first = next(rows, None)
+    if first is None:  # nothing to write: say so instead of leaving an empty file
+        raise DataError(f"no {fmt} rows found in {', '.join(str(p) for p in paths)}; nothing written")
+    write_examples(itertools.chain([first], rows), Path(output))
     return counts

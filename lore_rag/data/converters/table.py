@@ -18,6 +18,7 @@ Column names are found automatically among common spellings (``query``/``questio
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import os
@@ -96,8 +97,24 @@ def _read_rows(path: Path, delimiter: str | None) -> tuple[list[str], list[tuple
     suffix = path.name.lower()
     if suffix.endswith((".csv", ".tsv", ".txt")):
         delim = delimiter or ("\t" if suffix.endswith(".tsv") else ",")
+        if delim == "\\t":
+            delim = "\t"
+        if len(delim) != 1:
+            raise ConfigError(f"--delimiter must be one character (or \\t), got {delim!r}")
         rows: list[tuple[int, dict[str, Any]]] = []
-        with path.open("r", encoding="utf-8-sig", newline="") as handle:
+        data = path.read_bytes()
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise DataError(
+                f"not UTF-8 text (byte 0x{data[exc.start]:02x} at byte {exc.start + 1}); lore-rag reads CSV as "
+                f"UTF-8: re-save it as UTF-8, e.g. 'iconv -f latin1 -t utf-8 {path.name} > "
+                f"{path.stem}.utf8{path.suffix}'",
+                path=str(path),
+                line=line,
+            ) from None
+        with io.StringIO(text, newline="") as handle:
             reader = csv.DictReader(handle, delimiter=delim)
             columns = [c for c in (reader.fieldnames or []) if c is not None]
             if not columns:

@@ -1,0 +1,122 @@
+"""Checked flag types and output-path probes shared by the commands.
+
+Argparse calls a flag's ``type`` on the text given; the types here refuse values that parse but make no sense
+(``--limit -1``, ``--ks 0``, ``--lr nan``) with one line naming the flag. :func:`check_output_file` and
+:func:`check_output_dir` find a folder where a file is expected, or a place nothing can be written to, before any
+work starts, without creating or changing anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from lore_rag.errors import ConfigError
+
+__all__ = [
+    "check_output_dir",
+    "check_output_file",
+    "finite_float",
+    "non_negative_float",
+    "non_negative_int",
+    "port_number",
+    "positive_float",
+    "positive_int",
+]
+
+
+def _number(text: str, kind: type) -> float:
+    if isinstance(text, bool):  # a config file's true/false is not a number
+        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text}")
+    try:
+        value = kind(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
+        ) from None
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """A float that is neither NaN nor infinite."""
+    return float(_number(text, float))
+
+
+def _bounded(kind: type, low: float, strict: bool, name: str) -> Callable[[str], float]:
+    def convert(text: str) -> float:
+        value = _number(text, kind)
+        if value < low or (strict and value == low):
+            bound = "greater than" if strict else "at least"
+            raise argparse.ArgumentTypeError(f"must be {bound} {low if kind is float else int(low)}, got {text}")
+        return value
+
+    convert.__name__ = name
+    return convert
+
+
+#: An integer ≥ 1.
+positive_int = _bounded(int, 1, False, "positive_int")
+#: An integer ≥ 0.
+non_negative_int = _bounded(int, 0, False, "non_negative_int")
+#: A finite float > 0.
+positive_float = _bounded(float, 0.0, True, "positive_float")
+#: A finite float ≥ 0.
+non_negative_float = _bounded(float, 0.0, False, "non_negative_float")
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 1-65535."""
+    value = int(_number(text, int))
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, got {text}")
+    return value
+
+
+def _probe_folder(folder: Path, flag: str, what: str) -> None:
+    """Raise unless a file can be created in ``folder`` (or its nearest existing ancestor); creates nothing lasting."""
+    probe = folder
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"{flag} {what}: {probe} is a file, not a folder")
+    try:  # os.access says yes to root everywhere: only a real file tells
+        with tempfile.NamedTemporaryFile(dir=probe, prefix=".lore-rag-write-probe-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{flag} {what}: cannot write in {probe} ({exc.strerror or exc})") from None
+
+
+def check_output_file(path: str | os.PathLike[str], flag: str) -> Path:
+    """Refuse an output file path that is a folder or lies where nothing can be written; returns it as a Path.
+
+    Raises:
+        ConfigError: naming ``flag`` and the path.
+    """
+    file = Path(path).expanduser()
+    if file.is_dir():
+        raise ConfigError(f"{flag} {file}: is a folder; give the name of a file (in it, or elsewhere)")
+    if file.exists() and not file.is_file():
+        raise ConfigError(f"{flag} {file}: not a regular file")
+    _probe_folder(file.parent if str(file.parent) else Path("."), flag, str(file))
+    return file
+
+
+def check_output_dir(path: str | os.PathLike[str], flag: str) -> Path:
+    """Refuse an output folder path that is a file or lies where nothing can be written; returns it as a Path.
+
+    Raises:
+        ConfigError: naming ``flag`` and the path.
+    """
+    folder = Path(path).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{flag} {folder}: is a file, not a folder")
+    _probe_folder(folder, flag, str(folder))
+    return folder
