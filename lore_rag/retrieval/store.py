@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -46,6 +47,11 @@ DEFAULT_COLLECTION = "lore"
 FINGERPRINT_KEY = "lore_rag_document_fingerprint"
 MODEL_KEY = "lore_rag_document_model"
 DIM_KEY = "lore_rag_dim"
+
+#: Seconds to wait for another process's lock on an embedded store before giving up (``$LORE_RAG_STORE_LOCK_TIMEOUT``).
+DEFAULT_LOCK_TIMEOUT = 10.0
+_SQLITE_FILE = "chroma.sqlite3"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
 _ID_LOOKUP_BATCH = 1000
@@ -104,6 +110,71 @@ def _describe(encoder: LoreEncoder) -> str:
     return ref or encoder.name
 
 
+def _lock_timeout(value: float | None) -> float:
+    if value is not None:
+        return float(value)
+    text = os.environ.get("LORE_RAG_STORE_LOCK_TIMEOUT", "")
+    try:
+        return float(text) if text else DEFAULT_LOCK_TIMEOUT
+    except ValueError:
+        raise ConfigError(f"LORE_RAG_STORE_LOCK_TIMEOUT must be a number of seconds, got {text!r}") from None
+
+
+def _check_database(db: Path, lock_timeout: float) -> None:
+    """Refuse a damaged or locked ``chroma.sqlite3`` before Chroma opens it (and would wait on a lock for ~17 min).
+
+    Reads only: the probe takes SQLite's write lock inside a transaction it rolls back.
+
+    Raises:
+        StoreError: for an empty or non-SQLite file, a file without Chroma's tables, or a lock held by another
+            process for longer than ``lock_timeout`` seconds.
+    """
+    import sqlite3
+
+    if not db.exists():
+        return
+    where = db.parent
+    damaged = f"{where}: the Chroma store is damaged"
+    advice = "restore the folder from a backup, or move it away and index again into a new --store"
+    try:
+        size = db.stat().st_size
+        with db.open("rb") as handle:
+            head = handle.read(len(_SQLITE_MAGIC))
+    except OSError as exc:
+        raise StoreError(f"{db}: cannot read the Chroma store ({exc.strerror or exc})") from None
+    if size == 0:
+        raise StoreError(f"{damaged}: {_SQLITE_FILE} is empty (0 bytes); {advice}")
+    if head != _SQLITE_MAGIC:
+        raise StoreError(f"{damaged}: {_SQLITE_FILE} is not an SQLite database; {advice}")
+    started = time.monotonic()
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=max(lock_timeout, 0.0), isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{db}: cannot open the Chroma store ({exc})") from None
+    try:
+        conn.execute("BEGIN IMMEDIATE")  # waits up to lock_timeout for another process's write lock
+        try:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            conn.execute("ROLLBACK")
+    except sqlite3.OperationalError as exc:
+        if "readonly" in str(exc):  # a read-only store: nothing can hold it for writing; let Chroma open it
+            return
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise StoreError(
+                f"{where}: another process holds the store (its database stayed locked for "
+                f"{time.monotonic() - started:.0f} s); wait for that process (an index run?) to finish or stop it, "
+                "then run again"
+            ) from None
+        raise StoreError(f"{damaged}: {exc}; {advice}") from None
+    except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
+        raise StoreError(f"{damaged}: {exc}; {advice}") from None
+    finally:
+        conn.close()
+    if "collections" not in tables:
+        raise StoreError(f"{damaged}: {_SQLITE_FILE} holds no Chroma tables; {advice}")
+
+
 def _clean_metadata(metadata: dict[str, Any] | None, index: int) -> dict[str, Any] | None:
     if not metadata:
         return None
@@ -134,6 +205,8 @@ class ChromaStore:
         port: Chroma server port (default 8000 when only ``host`` is given).
         timeout: Seconds to wait for the server's heartbeat before giving up.
         must_exist: Refuse an embedded store folder that does not exist yet (instead of creating it).
+        lock_timeout: Seconds to wait while another process holds the embedded store's database locked (default
+            ``$LORE_RAG_STORE_LOCK_TIMEOUT`` or 10); then :class:`StoreError` instead of waiting without end.
 
     Raises:
         ConfigError: for an invalid collection name.
@@ -149,6 +222,7 @@ class ChromaStore:
         port: int | None = None,
         timeout: float = 10.0,
         must_exist: bool = False,
+        lock_timeout: float | None = None,
     ) -> None:
         if not _NAME.match(collection) or ".." in collection:
             raise ConfigError(
@@ -181,6 +255,12 @@ class ChromaStore:
                 )
             if self.path.exists() and not self.path.is_dir():
                 raise StoreError(f"{self.path}: exists and is not a folder; give a folder for the Chroma store")
+            if must_exist and not (self.path / _SQLITE_FILE).exists():
+                raise StoreError(
+                    f"{self.path}: no Chroma store there (no {_SQLITE_FILE}); build one with "
+                    f"'lore-rag index FILES --store {self.path}'"
+                )
+            _check_database(self.path / _SQLITE_FILE, _lock_timeout(lock_timeout))
             try:
                 self.path.mkdir(parents=True, exist_ok=True)
                 self.client = chromadb.PersistentClient(path=str(self.path))
