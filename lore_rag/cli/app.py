@@ -148,13 +148,6 @@ def _terminate(signum: int, frame: Any) -> None:  # pragma: no cover - signal ha
 
 def run(args: argparse.Namespace) -> int:
     """Build the session (train, index, start the LLM as needed) and serve the app until Ctrl-C."""
-    from lore_rag.demo import DemoSession
-
-    try:
-        from app.ui import build_demo, launch
-    except ImportError as exc:
-        raise ConfigError(f"the app needs Gradio: pip install 'lore-rag[app]' ({exc})") from None
-
     auth = parse_auth(args.auth or os.environ.get("LORE_RAG_APP_AUTH"))
     # Everything a bad flag can break is checked before the models load (minutes on a cold start).
     if args.port is not None:
@@ -167,6 +160,13 @@ def run(args: argparse.Namespace) -> int:
 
     # the app's own upload folder (Gradio reads it when the app is built)
     os.environ.setdefault("GRADIO_TEMP_DIR", str(home_dir() / "app_uploads"))
+    from lore_rag.demo import DemoSession
+
+    try:
+        from app.ui import build_demo, launch
+    except ImportError as exc:
+        raise ConfigError(f"the app needs Gradio: pip install 'lore-rag[app]' ({exc})") from None
+
     if args.host not in ("127.0.0.1", "localhost", "::1") and auth is None:
         print(
             f"lore-rag app: warning: serving on {args.host} without --auth: anyone who can reach it can use it",

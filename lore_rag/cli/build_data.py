@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 from lore_rag.cli import add_config_option
 from lore_rag.cli.options import check_output_file, non_negative_float, positive_int
 from lore_rag.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 _EPILOG = """\
 input: raw JSONL rows {id, query, chunks, labels 1/0, answer, titles} as written by 'lore-rag convert'.
@@ -170,8 +173,11 @@ def run(args: argparse.Namespace) -> int:
                 config.anchor_question = client.model == BUNDLED_MODEL_NAME
             else:
                 config.anchor_question = args.anchor_question == "on"
-            print(f"LLM: {client.model} at {client.base_url}", file=sys.stderr)
+            logger.info("LLM: %s at %s", client.model, client.base_url)
             report = build_data(config, client=client, encoder=encoder, examples=examples)
     for line in report.lines():
         print(line)
-    return 1 if report.error else 0
+    if report.error:
+        print(f"lore-rag: error: build-data stopped: {report.error}", file=sys.stderr)
+        return 1
+    return 0

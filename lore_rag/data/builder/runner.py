@@ -128,7 +128,9 @@ class BuildConfig:
         if self.limit is not None and self.limit < 0:
             raise ConfigError(f"--limit must not be negative, got {self.limit}")
         if str(self.output).endswith(".gz"):
-            raise ConfigError("build-data appends row by row: write a plain .jsonl (gzip it afterwards)")
+            raise ConfigError(
+                f"-o/--output {self.output}: build-data appends row by row: write a plain .jsonl (gzip it afterwards)"
+            )
 
 
 @dataclass
@@ -403,6 +405,11 @@ def build_data(
     if config.overwrite:
         for path in (output, skipped_path, meta_path):
             path.unlink(missing_ok=True)
+    fresh = not any(path.exists() for path in (output, skipped_path, meta_path))
+    new_folder = output.parent
+    while not new_folder.parent.exists() and new_folder.parent != new_folder:
+        new_folder = new_folder.parent
+    new_folder = new_folder if not new_folder.exists() else None
     model = None if config.offline or client is None else client.model
     meta = _meta(config, model)
     if output.exists() or skipped_path.exists():
@@ -440,6 +447,12 @@ def build_data(
         report.seconds = time.monotonic() - started
     if report.error is None and todo and report.endpoint_failures >= len(todo):
         report.error = f"every request to the LLM endpoint failed ({report.endpoint_failures}); nothing was built"
+    if fresh and report.error and not report.written and not sum(report.skipped.values()):
+        # a fresh run that built nothing (the endpoint refused every request): leave no empty files behind
+        for path in (output, skipped_path, meta_path):
+            path.unlink(missing_ok=True)
+        if new_folder is not None:
+            _remove_empty_folders(output.parent, new_folder)
     report.total_rows = len(done) + report.written
     all_skips, _ = read_done(skipped_path, repair=False)
     report.total_skipped = len({r["id"] for r in all_skips} - done - written)
@@ -631,6 +644,18 @@ def _run(
                     future.cancel()
     finally:
         bar.close()
+
+
+def _remove_empty_folders(folder: Path, top: Path) -> None:
+    """Remove ``folder`` and its parents up to ``top`` (inclusive) while they are empty."""
+    while True:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        if folder == top or folder.parent == folder:
+            return
+        folder = folder.parent
 
 
 def config_dict(config: BuildConfig) -> dict[str, Any]:
