@@ -366,7 +366,7 @@ def launch(
         auth=auth,
         auth_message="lore-rag app: log in with the user and password given to --auth" if auth else None,
         share=False,
-        max_file_size=f"{max_upload_mb}mb",
+        max_file_size=max(1, int(max_upload_mb * 1024 * 1024)),  # bytes
         prevent_thread_lock=not block,
         show_error=True,
         quiet=quiet,
