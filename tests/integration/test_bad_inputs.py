@@ -73,6 +73,7 @@ GOOD_CSV += "Who directed Sinister?,Paris is in France.,0\n"
 T, C, B, E, L, A, IX, Q = "train", "convert", "build-data", "eval", "llm", "app", "index", "query"
 CV = f"{C} table {{W}}/good.csv -o {{W}}/new/out.jsonl"  # a valid convert call to add one bad flag to
 BD = f"{B} {{W}}/raw.jsonl -o {{W}}/new/built.jsonl --offline"  # likewise for build-data
+KEY = "sk-lore-test-0123456789-secret"  # must never be printed, logged or written
 ASK = f"{L} ask hello --base-url http://127.0.0.1:{{PORTDEAD}}/v1 --model m"
 
 CASES = [
@@ -177,7 +178,7 @@ CASES = [
     case(
         "build-every-request-401",
         f"{B} {{W}}/raw.jsonl -o {{W}}/new/b401.jsonl --base-url http://127.0.0.1:{{PORT401}}/v1 --model m "
-        "--no-progress --max-retries 0",
+        f"--no-progress --max-retries 0 --api-key {KEY}",
         1,
         "401",
     ),
@@ -198,7 +199,12 @@ CASES = [
     case("llm-context-file-missing", f"{ASK} --context-file {{W}}/nope.txt", 1, "--context-file", "nope.txt"),
     case("llm-context-file-folder", f"{ASK} --context-file {{W}}/cfgdir", 1, "--context-file", "cfgdir"),
     case("llm-context-file-latin1", f"{ASK} --context-file {{W}}/latin1.txt", 1, "--context-file", "UTF-8"),
-    case("llm-endpoint-refuses-401", f"{L} ask hello --base-url http://127.0.0.1:{{PORT401}}/v1 --model m", 1, "401"),
+    case(
+        "llm-endpoint-refuses-401",
+        f"{L} ask hello --base-url http://127.0.0.1:{{PORT401}}/v1 --model m --api-key {KEY}",
+        1,
+        "401",
+    ),
     # ---------------------------------------------------------------- app (all before any model loads)
     case("app-port-in-use", f"{A} --port {{PORTBUSY}} --no-llm", 1, "--port {PORTBUSY}", "another program"),
     case("app-port-zero", f"{A} --port 0", 2, "--port"),
@@ -463,3 +469,20 @@ def test_no_case_touched_any_input(run_all: tuple[dict[str, Result], dict, dict]
     changed = sorted(k for k in before if after.get(k) != before[k])
     added = sorted(set(after) - set(before))
     assert not changed and not added, f"changed: {changed}; created: {added}"
+
+
+def test_the_api_key_is_never_printed_or_written(run_all: tuple[dict[str, Result], dict, dict]) -> None:
+    results, _, _ = run_all
+    used = [key for key, r in results.items() if KEY in r.argv]
+    assert len(used) >= 2
+    for key in used:
+        assert KEY not in results[key].stdout + results[key].stderr, key
+
+
+def test_llm_serve_and_app_bind_loopback_unless_told() -> None:
+    from lore_rag.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["llm", "serve"]).host == "127.0.0.1"
+    assert parser.parse_args(["app"]).host == "127.0.0.1"
+    assert parser.parse_args(["llm", "serve", "--host", "0.0.0.0"]).host == "0.0.0.0"
