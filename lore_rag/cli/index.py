@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from lore_rag.cli import add_config_option
+from lore_rag.cli.options import port_number, positive_int
 
 __all__ = ["add_store_options", "open_store", "register", "run"]
 
@@ -24,7 +25,7 @@ def add_store_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--collection", default="lore", help="collection name (default: %(default)s)")
     group.add_argument("--host", help="Chroma server host (client/server mode, started with 'chroma run')")
-    group.add_argument("--port", type=int, help="Chroma server port (default 8000 when --host is given)")
+    group.add_argument("--port", type=port_number, help="Chroma server port (default 8000 when --host is given)")
 
 
 def open_store(args: argparse.Namespace, *, must_exist: bool = False) -> Any:
@@ -96,7 +97,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="comma-separated fields to keep as chunk metadata (default: every string/number/boolean field)",
     )
     jsonl.add_argument("--id-field", help="field holding a document id (stored as metadata 'doc_id')")
-    parser.add_argument("--batch-size", type=int, default=256, help="chunks per embedding batch (default: %(default)s)")
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=256, help="chunks per embedding batch (default: %(default)s)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_config_option(parser)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from lore_rag.cli import add_config_option
 from lore_rag.cli.index import add_model_options, add_store_options, load_encoder, open_store
+from lore_rag.cli.options import positive_int
 
 __all__ = ["register", "run"]
 
@@ -39,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("--where", metavar="JSON", help='Chroma metadata filter, e.g. \'{"source": "a.txt"}\'')
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--width", type=int, help="line width of the text output (default: the terminal's)")
+    parser.add_argument("--width", type=positive_int, help="line width of the text output (default: the terminal's)")
     add_config_option(parser)
     parser.set_defaults(func=run)
 

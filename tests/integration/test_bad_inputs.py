@@ -229,6 +229,8 @@ CASES = [
     case("index-collection-name", f"{IX} {{W}}/doc.txt --store {{W}}/new/s --collection x", 1, "collection name"),
     case("index-server-down", f"{IX} {{W}}/doc.txt --host 127.0.0.1 --port {{PORTDEAD}}", 1, "cannot reach"),
     case("index-batch-size-text", f"{IX} {{W}}/doc.txt --batch-size x", 2, "--batch-size"),
+    case("index-batch-size-zero", f"{IX} {{W}}/doc.txt --store {{W}}/new/s --batch-size 0", 2, "--batch-size"),
+    case("index-server-port-zero", f"{IX} {{W}}/doc.txt --host 127.0.0.1 --port 0", 2, "--port"),
     case("index-chunk-unit-choice", f"{IX} {{W}}/doc.txt --chunk-unit lines", 2, "--chunk-unit"),
     case("index-latin1-text", f"{IX} {{W}}/latin1.txt --store {{W}}/new/s", 1, "latin1.txt"),
     case("index-malformed-jsonl", f"{IX} {{W}}/malformed.jsonl --store {{W}}/new/s", 1, "malformed.jsonl:2"),
@@ -249,6 +251,7 @@ CASES = [
     case("query-queries-file-malformed", f"{Q} --queries-file {{W}}/malformed.jsonl", 1, "malformed.jsonl:2"),
     case("query-queries-file-no-query-field", f"{Q} --queries-file {{W}}/raw_noquery.jsonl", 1, "'query'"),
     case("query-width-text", f"{Q} hello --width wide", 2, "--width"),
+    case("query-width-zero", f"{Q} hello --width 0", 2, "--width"),
     case("query-server-port-text", f"{Q} hello --port http", 2, "--port"),
     case("query-server-down", f"{Q} hello --host 127.0.0.1 --port {{PORTDEAD}}", 1, "cannot reach"),
 ]
