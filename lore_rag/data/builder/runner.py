@@ -406,10 +406,10 @@ def build_data(
         for path in (output, skipped_path, meta_path):
             path.unlink(missing_ok=True)
     fresh = not any(path.exists() for path in (output, skipped_path, meta_path))
-    new_folder = output.parent
-    while not new_folder.parent.exists() and new_folder.parent != new_folder:
-        new_folder = new_folder.parent
-    new_folder = new_folder if not new_folder.exists() else None
+    top = output.parent  # the outermost folder this run would create, if any
+    while not top.parent.exists() and top.parent != top:
+        top = top.parent
+    new_folder: Path | None = None if top.exists() else top
     model = None if config.offline or client is None else client.model
     meta = _meta(config, model)
     if output.exists() or skipped_path.exists():
