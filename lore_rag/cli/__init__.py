@@ -97,6 +97,8 @@ def _apply_config(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.
                 f"(see lore-rag {args.command} --help)"
             )
         action = known[dest]
+        if value is None:  # 'key: null' leaves the option at its default
+            continue
         try:
             defaults[dest] = _config_value(action, value)
         except (argparse.ArgumentTypeError, TypeError, ValueError) as exc:
