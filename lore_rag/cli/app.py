@@ -6,15 +6,14 @@ import argparse
 import contextlib
 import os
 import signal
-import socket
 import sys
 from typing import Any
 
 from lore_rag.cli.llm import add_llm_arguments, llm_options
-from lore_rag.cli.options import port_number, positive_float, positive_int
+from lore_rag.cli.options import check_port_free, port_number, positive_float, positive_int
 from lore_rag.errors import ConfigError, LoreError
 
-__all__ = ["check_port_free", "parse_auth", "register", "run"]
+__all__ = ["parse_auth", "register", "run"]
 
 _EPILOG = """\
 With no arguments everything is offline: the bundled all-MiniLM-L6-v2, the default LORE checkpoint (trained once on
@@ -112,28 +111,6 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     if not sep or not user or not password:
         raise ConfigError("--auth / LORE_RAG_APP_AUTH must be USER:PASS, with both parts non-empty")
     return user, password
-
-
-def check_port_free(host: str, port: int) -> None:
-    """Refuse a port something already listens on, before minutes of model loading.
-
-    Raises:
-        ConfigError: naming the port and the address.
-    """
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise ConfigError(f"--host {host}: cannot resolve it ({exc.strerror})") from None
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(address)
-        except OSError as exc:
-            raise ConfigError(
-                f"--port {port}: cannot listen on {host}:{port} ({exc.strerror}); another program uses it: pick "
-                "another --port, or leave --port out to take the next free one"
-            ) from None
 
 
 def _data_dir(path: str) -> str:

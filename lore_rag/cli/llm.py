@@ -13,7 +13,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lore_rag.cli.options import non_negative_float, non_negative_int, port_number, positive_float, positive_int
+from lore_rag.cli.options import (
+    check_port_free,
+    non_negative_float,
+    non_negative_int,
+    port_number,
+    positive_float,
+    positive_int,
+)
 from lore_rag.errors import ConfigError
 
 __all__ = ["add_llm_arguments", "llm_options", "register", "run"]
@@ -140,10 +147,12 @@ def _serve(args: argparse.Namespace) -> int:
     if args.question:
         raise ConfigError("lore-rag llm serve takes no question (did you mean: lore-rag llm ask ...?)")
     options = llm_options(args)
+    server_options = _server_options(args, serving=True)
+    check_port_free(server_options["host"], server_options["port"])  # before the model loads
     server = LocalLLMServer(
         args.model_path,
         model_alias=args.model,
-        **_server_options(args, serving=True),
+        **server_options,
         **options.get("server_options", {}),
     )
     server.start()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import socket
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from lore_rag.errors import ConfigError
 __all__ = [
     "check_output_dir",
     "check_output_file",
+    "check_port_free",
     "finite_float",
     "non_negative_float",
     "non_negative_int",
@@ -120,3 +122,25 @@ def check_output_dir(path: str | os.PathLike[str], flag: str) -> Path:
         raise ConfigError(f"{flag} {folder}: is a file, not a folder")
     _probe_folder(folder, flag, str(folder))
     return folder
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port something already listens on, before minutes of model loading.
+
+    Raises:
+        ConfigError: naming the port and the address.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConfigError(f"--host {host}: cannot resolve it ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise ConfigError(
+                f"--port {port}: cannot listen on {host}:{port} ({exc.strerror}); another program uses it: "
+                "pick another --port"
+            ) from None

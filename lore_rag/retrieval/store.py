@@ -229,8 +229,6 @@ class ChromaStore:
                 f"collection name {collection!r}: use 3-512 characters from a-z A-Z 0-9 . _ -, "
                 "starting and ending with a letter or digit"
             )
-        import chromadb
-
         self.collection_name = collection
         # Default settings on purpose: chromadb refuses a second client of the same folder with other settings
         # (e.g. a user's own chromadb.PersistentClient or langchain-chroma's), and its telemetry is a no-op.
@@ -242,6 +240,8 @@ class ChromaStore:
             self.port = int(port or 8000)
             self.location = f"http://{self.host}:{self.port}"
             self._probe(timeout)
+            import chromadb
+
             try:
                 self.client = chromadb.HttpClient(host=self.host, port=self.port)
             except Exception as exc:  # noqa: BLE001 - httpx / chroma errors of many kinds
@@ -261,6 +261,8 @@ class ChromaStore:
                     f"'lore-rag index FILES --store {self.path}'"
                 )
             _check_database(self.path / _SQLITE_FILE, _lock_timeout(lock_timeout))
+            import chromadb  # after the checks: a bad store fails in a fraction of a second
+
             try:
                 self.path.mkdir(parents=True, exist_ok=True)
                 self.client = chromadb.PersistentClient(path=str(self.path))

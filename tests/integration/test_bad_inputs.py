@@ -192,6 +192,7 @@ CASES = [
     case("llm-concurrency-zero", f"{ASK} --concurrency 0", 2, "--concurrency"),
     case("llm-n-ctx-zero", f"{ASK} --n-ctx 0", 2, "--n-ctx"),
     case("llm-port-zero", f"{L} serve --port 0", 2, "--port"),
+    case("llm-serve-port-in-use", f"{L} serve --port {{PORTBUSY}}", 1, "--port {PORTBUSY}", "another program"),
     case("llm-action-choice", f"{L} chat", 2, "chat"),
     case("llm-ask-no-question", f"{L} ask", 1, "needs a question"),
     case("llm-ask-blank-question", [L, "ask", "   "], 1, "needs a question"),
