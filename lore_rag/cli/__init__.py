@@ -120,14 +120,20 @@ def _config_scalar(action: argparse.Action, value: Any) -> Any:
     if isinstance(value, (list, dict)) or value is None:
         raise TypeError(f"expected a single value, got {_describe_value(value)}")
     if action.type is not None:
-        if isinstance(value, bool):
-            raise TypeError(f"expected a {getattr(action.type, '__name__', 'value')}, got {_describe_value(value)}")
         converter: Any = action.type
+        name = getattr(converter, "__name__", "")
+        if name == "int" or name.endswith("_int") or name == "port_number":
+            kind = "an integer"
+        elif name == "float" or name.endswith("_float"):
+            kind = "a number"
+        else:
+            kind = "a valid value"
+        if isinstance(value, bool):
+            raise TypeError(f"expected {kind}, got {_describe_value(value)}")
         try:
             converted = converter(str(value))
         except (TypeError, ValueError):
-            name = {int: "an integer", float: "a number"}.get(converter, getattr(converter, "__name__", "value"))
-            raise TypeError(f"expected {name}, got {value!r}") from None
+            raise TypeError(f"expected {kind}, got {value!r}") from None
     elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
         converted = str(value)
     else:
