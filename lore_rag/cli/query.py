@@ -87,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
             where = json.loads(args.where)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"--where: not JSON ({exc.msg})") from None
+        if not isinstance(where, dict) or not where:
+            raise ConfigError('--where: expected a non-empty JSON object, e.g. \'{"source": "a.txt"}\'')
     store = open_store(args, must_exist=True)
     encoder = load_encoder(args)
     if args.compare and encoder.is_raw:

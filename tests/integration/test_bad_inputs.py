@@ -247,6 +247,7 @@ CASES = [
     case("query-top-k-zero", f"{Q} hello --top-k 0", 1, "--top-k"),
     case("query-top-k-text", f"{Q} hello --top-k some", 2, "--top-k"),
     case("query-where-not-json", [Q, "hello", "--where", "{bad", "--store", "{W}/emptydir"], 1, "--where"),
+    case("query-where-not-an-object", [Q, "hello", "--where", "[1]", "--store", "{W}/emptydir"], 1, "--where", "object"),
     case("query-queries-file-missing", f"{Q} --queries-file {{W}}/nope.txt", 1, "nope.txt"),
     case("query-queries-file-latin1", f"{Q} --queries-file {{W}}/latin1.txt", 1, "latin1.txt", "UTF-8"),
     case("query-queries-file-malformed", f"{Q} --queries-file {{W}}/malformed.jsonl", 1, "malformed.jsonl:2"),
