@@ -76,6 +76,7 @@ BD = f"{B} {{W}}/raw.jsonl -o {{W}}/new/built.jsonl --offline"  # likewise for b
 KEY = "sk-lore-test-0123456789-secret"  # must never be printed, logged or written
 ASK = f"{L} ask hello --base-url http://127.0.0.1:{{PORTDEAD}}/v1 --model m"
 
+# fmt: off
 CASES = [
     # ---------------------------------------------------------------- generic layer: commands, --config
     case("no-such-command", "frobnicate", 2, "frobnicate"),
@@ -257,6 +258,7 @@ CASES = [
     case("query-server-port-text", f"{Q} hello --port http", 2, "--port"),
     case("query-server-down", f"{Q} hello --host 127.0.0.1 --port {{PORTDEAD}}", 1, "cannot reach"),
 ]
+# fmt: on
 
 
 def _free_port() -> int:
