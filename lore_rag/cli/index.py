@@ -135,7 +135,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     """Index the inputs; prints what was added and how the chunks fit the model."""
-    from lore_rag.retrieval.chunking import ChunkingStats, TokenCounter, chunk_documents, chunk_sizes, read_documents
+    from lore_rag.retrieval.chunking import (
+        ChunkingStats,
+        TokenCounter,
+        chunk_documents,
+        chunk_sizes,
+        read_documents,
+        refuse_oversize,
+    )
     from lore_rag.retrieval.retriever import index_chunks
 
     fields = [f.strip() for f in args.metadata_fields.split(",") if f.strip()] if args.metadata_fields else None
@@ -149,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         id_field=args.id_field,
         show_progress=not args.no_progress,
     )
+    refuse_oversize(documents, args.max_chunk_chars)
     encoder = load_encoder(args)
     counter = TokenCounter(encoder.document_model)
     stats = ChunkingStats()

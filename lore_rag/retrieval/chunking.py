@@ -57,6 +57,7 @@ __all__ = [
     "chunk_sizes",
     "read_chunks",
     "read_documents",
+    "refuse_oversize",
     "split_sentences",
 ]
 
@@ -590,6 +591,20 @@ def iter_documents(
                 logger.warning("%s: empty file, skipped", path)
                 continue
             yield Document(text=text, source=str(path), metadata={"title": path.stem})
+
+
+def refuse_oversize(documents: Iterable[Document], max_chunk_chars: int = MAX_CHUNK_CHARS) -> None:
+    """Refuse pre-made chunks longer than ``max_chunk_chars`` characters, before any model is loaded.
+
+    Raises:
+        DataError: naming the file, line and field of the first such chunk.
+        ConfigError: for a limit below 1.
+    """
+    if max_chunk_chars < 1:
+        raise ConfigError(f"--max-chunk-chars must be at least 1, got {max_chunk_chars}")
+    for doc in documents:
+        if doc.chunked:
+            _refuse_oversize(doc.text, doc, max_chunk_chars)
 
 
 def _refuse_oversize(text: str, doc: Document, max_chunk_chars: int) -> None:
