@@ -20,10 +20,15 @@ Run::
     python recipes/llama_index_finetune_engine.py                         # offline, bundled data
     python recipes/llama_index_finetune_engine.py --train-questions 64 --val-questions 32 --epochs 1   # quicker
 
-Runtime on this 2-core CPU, shared with other jobs: about 4 minutes with the defaults (most of it embedding the
-paragraphs once for training; later runs reuse the document cache and the built rows). It prints the trainer's
-validation metrics and a two-row table; with the defaults the tuned model puts fewer distractors in the top 3
-than the raw model (the numbers this recipe printed are in docs/retrieval.md).
+Runtime: 14 min 13 s measured on this 2-core CPU under a load average of ~17 from other jobs (peak 2.0 GB
+resident); most of it is embedding the ~2,000 paragraphs once for training and evaluation, and a quiet machine
+needs a fraction of that. Later runs with the same ``--output`` reuse the built rows. It printed (defaults: 128
+training questions, 1 epoch, 8 steps; 64 validation questions)::
+
+    | model | gold in top 3 (%) ↑ | distractors in top 3 (%) ↓ |
+    |---|---:|---:|
+    | raw all-MiniLM-L6-v2 | 49.2 | 98.4 |
+    | LORE (LoreFinetuneEngine) | 53.1 | 53.1 |
 
 Needs ``pip install 'lore-rag[llama-index]'``.
 """
