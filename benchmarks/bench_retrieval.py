@@ -29,6 +29,10 @@ to back in rotating order), so a change of machine load hits all three alike. On
 
 Under heavy load from other jobs (load average 12 on 2 cores) the ratios move by about 0.1 either way.
 
+With the documents measure (``--chunks 200 --queries 30 --documents 24``, load average ~16 from other jobs, so
+absolute speeds about a third of the above): index / bare encode 0.97x embedded, 0.93x server; documents chunked in
+model tokens + truncation report + add_texts / bare encode of the same 164 chunks: 0.97x.
+
 Without ``--checkpoint`` a stand-in checkpoint (the bundled model's query side with perturbed weights) is
 made: latency depends on the architecture, not on the weights.
 """
