@@ -29,6 +29,10 @@ to back in rotating order), so a change of machine load hits all three alike. On
 
 Under heavy load from other jobs (load average 12 on 2 cores) the ratios move by about 0.1 either way.
 
+With the documents measure (``--chunks 200 --queries 30 --documents 24``, load average ~16 from other jobs, so
+absolute speeds about a third of the above): index / bare encode 0.97x embedded, 0.93x server; documents chunked in
+model tokens + truncation report + add_texts / bare encode of the same 164 chunks: 0.97x.
+
 Without ``--checkpoint`` a stand-in checkpoint (the bundled model's query side with perturbed weights) is
 made: latency depends on the architecture, not on the weights.
 """
@@ -56,6 +60,7 @@ from lore_rag.defaults import bundled_validation_path  # noqa: E402
 from lore_rag.models.checkpoint import save_checkpoint  # noqa: E402
 from lore_rag.models.encoder import DEFAULT_MODEL, LoreEncoder  # noqa: E402
 from lore_rag.retrieval import ChromaStore, Retriever, raw_counterpart  # noqa: E402
+from lore_rag.retrieval.chunking import Document, TokenCounter, chunk_documents  # noqa: E402
 
 
 def free_port() -> int:
@@ -120,6 +125,25 @@ def load_data(n_chunks: int, n_queries: int) -> tuple[list[str], list[str]]:
     return chunks, queries
 
 
+def load_documents(n_docs: int) -> list[Document]:
+    shared = REPO / ".." / "shared" / "data" / "lore" / "validation_hotpotqa.jsonl"
+    examples = read_examples(shared if shared.exists() else bundled_validation_path())[:n_docs]
+    return [Document(text="\n\n".join(e.chunks), source=f"row{i}") for i, e in enumerate(examples)]
+
+
+def time_chunk_index(store: ChromaStore, encoder: LoreEncoder, docs: list[Document], batch_size: int) -> float:
+    """Chunk documents in model tokens, count every chunk against the model window, and index the chunks."""
+    start = time.perf_counter()
+    counter = TokenCounter(encoder.document_model)
+    chunks = list(chunk_documents(docs, counter=counter))
+    report = counter.report(chunks)
+    assert report.truncated == 0, report.describe()
+    store.add_texts(
+        [c.text for c in chunks], encoder, ids=[c.id for c in chunks], batch_size=batch_size, show_progress=False
+    )
+    return time.perf_counter() - start
+
+
 def time_bare(encoder: LoreEncoder, chunks: list[str]) -> float:
     start = time.perf_counter()
     encoder.document_model.encode(
@@ -175,6 +199,9 @@ def main() -> int:
     parser.add_argument("--slice", type=int, default=50, help="chunks per paired measurement (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=256, help="add_texts batch size (default: %(default)s)")
     parser.add_argument("--checkpoint", help="LORE checkpoint (default: a stand-in made from the bundled model)")
+    parser.add_argument(
+        "--documents", type=int, default=40, help="documents for the chunk + index measure (default: %(default)s)"
+    )
     args = parser.parse_args()
 
     chunks, queries = load_data(args.chunks, args.queries)
@@ -208,6 +235,22 @@ def main() -> int:
                 "embedded": latencies(embedded, raw, lore, queries),
                 "server": latencies(server, raw, lore, queries),
             }
+        # the index command's path on documents: token chunking + truncation report + add_texts, paired with bare
+        # encode of the chunks it makes (4 documents per slice, order alternating)
+        docs = load_documents(args.documents)
+        counter = TokenCounter(raw.document_model)
+        doc_total = {"bare": 0.0, "index": 0.0}
+        n_doc_chunks = 0
+        for j in range(0, len(docs), 4):
+            part = docs[j : j + 4]
+            texts = [c.text for c in chunk_documents(part, counter=counter)]
+            n_doc_chunks += len(texts)
+            store = ChromaStore(root / "docs", collection=f"docs-{j}")
+            for method in ("bare", "index") if (j // 4) % 2 == 0 else ("index", "bare"):
+                if method == "bare":
+                    doc_total["bare"] += time_bare(raw, texts)
+                else:
+                    doc_total["index"] += time_chunk_index(store, raw, part, args.batch_size)
 
     n = len(chunks)
     bare_rate = n / total["bare"]
@@ -219,6 +262,13 @@ def main() -> int:
             *(f"{total['bare'] / total[m]:.2f}x" for m in ("embedded", "server")),
         ),
     ]
+    rows.append(
+        (
+            "documents: chunk in tokens + index / bare encode of the chunks (target >= 0.9x)",
+            f"{doc_total['bare'] / doc_total['index']:.2f}x",
+            "",
+        )
+    )
     for name, label in (("raw", "raw"), ("lore", "LORE")):
         rows.append(
             (
@@ -245,7 +295,8 @@ def main() -> int:
     )
     print(
         f"\n{n} chunks (HotpotQA validation paragraphs) in {len(slices)} paired slices, {len(queries)} queries "
-        f"per model and mode, top-10, {lore.name} vs its raw base model\n"
+        f"per model and mode, top-10, {lore.name} vs its raw base model; {len(docs)} documents -> {n_doc_chunks} "
+        f"token chunks\n"
     )
     print("| measure | embedded | server |")
     print("|---|---:|---:|")

@@ -8,7 +8,8 @@ import logging
 from typing import Any
 
 from lore_rag.cli import add_config_option
-from lore_rag.cli.options import port_number, positive_int
+from lore_rag.cli.options import non_negative_int, port_number, positive_int
+from lore_rag.retrieval.chunking import MAX_CHUNK_CHARS
 
 __all__ = ["add_store_options", "open_store", "register", "run"]
 
@@ -81,13 +82,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         ),
     )
     add_store_options(parser)
-    chunking = parser.add_argument_group("chunking")
-    chunking.add_argument("--chunk-size", type=int, default=200, help="largest chunk (default: %(default)s)")
-    chunking.add_argument(
-        "--chunk-overlap", type=int, default=40, help="overlap between consecutive chunks (default: %(default)s)"
+    chunking = parser.add_argument_group(
+        "chunking",
+        "Sizes are in the document encoder's own tokens by default: the largest chunk is what the model reads "
+        "(its max_seq_length minus special tokens and its document prompt), so nothing is cut off at embedding.",
     )
     chunking.add_argument(
-        "--chunk-unit", choices=("words", "chars"), default="words", help="unit of the sizes (default: %(default)s)"
+        "--chunk-unit",
+        choices=("tokens", "words", "chars"),
+        default="tokens",
+        help="unit of the sizes: the model's tokens, whitespace-separated words or characters (default: %(default)s)",
+    )
+    chunking.add_argument(
+        "--chunk-size",
+        type=positive_int,
+        help="largest chunk (default: the model's token budget, e.g. 254 for all-MiniLM-L6-v2; 200 words/chars)",
+    )
+    chunking.add_argument(
+        "--chunk-overlap",
+        type=non_negative_int,
+        help="overlap between consecutive chunks (default: an eighth of the chunk size in tokens; 40 words/chars)",
+    )
+    chunking.add_argument(
+        "--long-chunks",
+        choices=("split", "keep"),
+        default="split",
+        help=(
+            "pre-made chunks (tiered files) longer than the model reads: split them into model-sized parts, or "
+            "keep them whole and have the tokens the model cannot read counted (default: %(default)s)"
+        ),
+    )
+    chunking.add_argument(
+        "--max-chunk-chars",
+        type=positive_int,
+        default=MAX_CHUNK_CHARS,
+        metavar="N",
+        help="refuse, before embedding anything, any chunk longer than N characters (default: %(default)s)",
     )
     jsonl = parser.add_argument_group("JSONL input")
     jsonl.add_argument("--text-field", default="text", help="field holding the text (default: %(default)s)")
@@ -107,24 +137,48 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    """Index the inputs; prints what was added."""
-    from lore_rag.retrieval.chunking import read_chunks
+    """Index the inputs; prints what was added and how the chunks fit the model."""
+    from lore_rag.retrieval.chunking import (
+        ChunkingStats,
+        TokenCounter,
+        chunk_documents,
+        chunk_sizes,
+        read_documents,
+        refuse_oversize,
+    )
     from lore_rag.retrieval.retriever import index_chunks
 
     fields = [f.strip() for f in args.metadata_fields.split(",") if f.strip()] if args.metadata_fields else None
-    # Read everything first: a bad input fails before the store is touched or a model is loaded.
-    files, chunks = read_chunks(
+    if args.chunk_unit != "tokens":
+        chunk_sizes(args.chunk_size, args.chunk_overlap, args.chunk_unit)  # bad sizes fail before anything loads
+    # Read everything first: a bad input fails before a model is loaded or the store is touched.
+    files, documents = read_documents(
         args.inputs,
-        chunk_size=args.chunk_size,
-        overlap=args.chunk_overlap,
-        unit=args.chunk_unit,
         text_field=args.text_field,
         metadata_fields=fields,
         id_field=args.id_field,
         show_progress=not args.no_progress,
     )
-    store = open_store(args)
+    refuse_oversize(documents, args.max_chunk_chars)
     encoder = load_encoder(args)
+    counter = TokenCounter(encoder.document_model)
+    stats = ChunkingStats()
+    chunks = list(
+        chunk_documents(
+            documents,
+            chunk_size=args.chunk_size,
+            overlap=args.chunk_overlap,
+            unit=args.chunk_unit,
+            counter=counter,
+            long_chunks=args.long_chunks,
+            max_chunk_chars=args.max_chunk_chars,
+            stats=stats,
+        )
+    )
+    del documents
+    lengths = counter.report(chunks)
+    size, overlap = chunk_sizes(args.chunk_size, args.chunk_overlap, args.chunk_unit, counter)
+    store = open_store(args)
     report = index_chunks(
         chunks, store, encoder, files=len(files), batch_size=args.batch_size, show_progress=not args.no_progress
     )
@@ -139,6 +193,16 @@ def run(args: argparse.Namespace) -> int:
             "skipped": report.skipped,
             "total": report.total,
             "document_fingerprint": store.document_fingerprint,
+            "chunk_unit": args.chunk_unit,
+            "chunk_size": size,
+            "chunk_overlap": overlap,
+            "max_seq_length": lengths.max_seq_length,
+            "token_budget": lengths.budget,
+            "longest_chunk_tokens": lengths.longest,
+            "truncated_chunks": lengths.truncated,
+            "tokens_lost": lengths.tokens_lost,
+            "long_chunks_split": stats.long_split,
+            "long_chunk_parts": stats.parts,
         }
         print(json.dumps(summary, indent=2))
     else:
@@ -146,4 +210,10 @@ def run(args: argparse.Namespace) -> int:
             f"{report.files} file(s), {report.chunks} chunk(s) ({report.unique} distinct): {report.added} added, "
             f"{report.skipped} already indexed; {store.describe()} now holds {report.total} chunk(s)"
         )
+        if stats.long_split:
+            print(
+                f"{stats.long_split} pre-made chunk(s) longer than the model reads were split into {stats.parts} "
+                "part(s) (metadata 'part'; --long-chunks keep indexes them whole)"
+            )
+        print(f"chunks of at most {size} {args.chunk_unit} (overlap {overlap}): {lengths.describe()}")
     return 0

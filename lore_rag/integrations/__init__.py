@@ -2,6 +2,8 @@
 
 * LlamaIndex (``pip install 'lore-rag[llama-index]'``): :class:`~lore_rag.integrations.llama_index.LoreEmbedding`,
   :func:`~lore_rag.integrations.llama_index.lore_vector_store`, :class:`~lore_rag.integrations.llama_index.LoreLLM`.
+* Fine-tuning the LlamaIndex way: :class:`~lore_rag.integrations.finetune.LoreFinetuneEngine` (the shape of
+  ``SentenceTransformersFinetuneEngine``; tiered JSONL or an ``EmbeddingQAFinetuneDataset``).
 * LangChain (``pip install 'lore-rag[langchain]'``): :class:`~lore_rag.integrations.langchain.LoreEmbeddings`,
   :class:`~lore_rag.integrations.langchain.LoreRetriever`, :func:`~lore_rag.integrations.langchain.lore_chroma`,
   :class:`~lore_rag.integrations.langchain.LoreChatModel`.
@@ -19,6 +21,7 @@ __all__ = [
     "LoreChatModel",
     "LoreEmbedding",
     "LoreEmbeddings",
+    "LoreFinetuneEngine",
     "LoreLLM",
     "LoreRetriever",
     "lore_chroma",
@@ -29,6 +32,7 @@ _WHERE = {
     "LoreEmbedding": "llama_index",
     "lore_vector_store": "llama_index",
     "LoreLLM": "llama_index",
+    "LoreFinetuneEngine": "finetune",
     "LoreChatModel": "langchain",
     "LoreEmbeddings": "langchain",
     "LoreRetriever": "langchain",

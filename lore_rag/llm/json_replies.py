@@ -1,13 +1,20 @@
-"""JSON out of a model's reply: find the object in free text, check it against a JSON-schema subset.
+"""JSON out of a model's reply: find the object in free text, validate it against its JSON schema.
 
 Small models wrap JSON in code fences or prose, and servers differ in how far they enforce a schema, so every
 structured reply is parsed with :func:`extract_json` and checked with :func:`check_schema` whatever the server
-promised.
+promised. Validation is done by the ``jsonschema`` package (the schema's own ``$schema`` dialect, else draft
+2020-12), so every keyword a schema uses is enforced: ``type``, ``enum``, ``pattern``, lengths and sizes,
+``required``, ``additionalProperties``, ``format`` and the rest. Each failure is reported as one sentence naming
+the place in the reply (``$.distractor_ids[1] should be one of ['0', '2'], got '7'``), the text that is sent back
+to the model when it is re-asked.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections import deque
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["check_schema", "extract_json"]
@@ -44,62 +51,103 @@ def extract_json(text: str) -> dict[str, Any]:
     raise ValueError("the reply holds no JSON object")
 
 
-_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "object": (dict,),
-    "array": (list,),
-    "null": (type(None),),
+_PY_TYPES = {
+    str: "string",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    dict: "object",
+    list: "array",
+    type(None): "null",
 }
 
 
+@lru_cache(maxsize=64)
+def _validator(schema_json: str) -> Any:
+    import jsonschema
+
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise ValueError(f"invalid JSON schema at {_where(exc.absolute_path, '#')}: {exc.message}") from None
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def _where(parts: deque[str | int] | list[str | int], root: str = "$") -> str:
+    text = root
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _sentence(error: Any) -> str:
+    """One sentence for one ``jsonschema.ValidationError``, in the words the model is re-asked with."""
+    path = _where(error.absolute_path)
+    keyword = error.validator
+    expected = error.validator_value
+    value = error.instance
+    if keyword == "type":
+        names = [expected] if isinstance(expected, str) else list(expected)
+        got = _PY_TYPES.get(type(value), type(value).__name__)
+        return f"{path} should be {' or '.join(names)}, got {got}"
+    if keyword == "enum":
+        return f"{path} should be one of {expected!r}, got {_shown(value)}"
+    if keyword == "const":
+        return f"{path} should be {expected!r}, got {_shown(value)}"
+    if keyword == "pattern":
+        return f"{path} should match the pattern {expected!r}, got {_shown(value)}"
+    if keyword in ("minLength", "maxLength"):
+        word = "least" if keyword == "minLength" else "most"
+        return f"{path} should have at {word} {expected} characters, got {len(value)}"
+    if keyword in ("minItems", "maxItems"):
+        word = "least" if keyword == "minItems" else "most"
+        return f"{path} should have at {word} {expected} items, got {len(value)}"
+    if keyword == "required" and isinstance(value, dict):
+        missing = [name for name in expected if name not in value]
+        return f"{path} lacks the required field '{missing[0] if missing else '?'}'"
+    if keyword == "additionalProperties" and isinstance(value, dict):
+        schema = error.schema
+        known = set(schema.get("properties") or {})
+        patterns = list(schema.get("patternProperties") or {})
+        extra = [k for k in value if k not in known and not any(re.search(p, k) for p in patterns)]
+        return f"{path} has a field '{extra[0] if extra else '?'}' the schema does not allow"
+    return f"{path}: {error.message}"
+
+
 def check_schema(value: Any, schema: dict[str, Any], path: str = "$") -> None:
-    """Check ``value`` against a JSON-schema subset (type, properties, required, items, enum, lengths, sizes).
+    """Validate ``value`` against a JSON schema with ``jsonschema``; every keyword the schema uses is enforced.
+
+    Args:
+        value: The parsed reply.
+        schema: The JSON schema (its ``$schema`` dialect, else draft 2020-12).
+        path: Name of ``value`` in messages (``$`` for a whole reply).
 
     Raises:
-        ValueError: naming the first place (``$.field[2]``) that does not fit.
+        ValueError: naming the first place (``$.field[2]``) that does not fit and why; also for a schema that is
+            not a valid JSON schema.
     """
-    types = schema.get("type")
-    if types is not None:
-        names = [types] if isinstance(types, str) else list(types)
-        ok = False
-        for name in names:
-            expected = _TYPES.get(name)
-            if expected is None:
-                ok = True  # an unknown type name is not ours to judge
-            elif isinstance(value, bool) and name in ("integer", "number"):
-                continue
-            elif isinstance(value, expected):
-                ok = True
-            if ok:
-                break
-        if not ok:
-            raise ValueError(f"{path} should be {' or '.join(names)}, got {type(value).__name__}")
-    if "enum" in schema and value not in schema["enum"]:
-        raise ValueError(f"{path} should be one of {schema['enum']!r}, got {value!r}")
-    if isinstance(value, str):
-        if len(value) < int(schema.get("minLength", 0)):
-            raise ValueError(f"{path} should have at least {schema['minLength']} characters")
-        if "maxLength" in schema and len(value) > int(schema["maxLength"]):
-            raise ValueError(f"{path} should have at most {schema['maxLength']} characters")
-    if isinstance(value, list):
-        if len(value) < int(schema.get("minItems", 0)):
-            raise ValueError(f"{path} should have at least {schema['minItems']} items")
-        if "maxItems" in schema and len(value) > int(schema["maxItems"]):
-            raise ValueError(f"{path} should have at most {schema['maxItems']} items")
-        items = schema.get("items")
-        if isinstance(items, dict):
-            for i, item in enumerate(value):
-                check_schema(item, items, f"{path}[{i}]")
-    if isinstance(value, dict):
-        properties = schema.get("properties") or {}
-        for name in schema.get("required") or ():
-            if name not in value:
-                raise ValueError(f"{path} lacks the required field '{name}'")
-        for name, item in value.items():
-            if name in properties:
-                check_schema(item, properties[name], f"{path}.{name}")
-            elif schema.get("additionalProperties") is False:
-                raise ValueError(f"{path} has a field '{name}' the schema does not allow")
+    import jsonschema
+
+    try:
+        key = json.dumps(schema, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"the JSON schema is not JSON-serialisable: {exc}") from None
+    validator = _validator(key)
+    errors = list(validator.iter_errors(value))
+    if not errors:
+        return
+    # the place nearest the top of the reply first; there, a wrong type before what follows from it
+    nearest = min(len(e.absolute_path) for e in errors)
+    at = [e for e in errors if len(e.absolute_path) == nearest]
+    error = next((e for e in at if e.validator == "type"), None) or jsonschema.exceptions.best_match(at)
+    sentence = _sentence(error)
+    if path != "$" and sentence.startswith("$"):
+        sentence = path + sentence[1:]
+    raise ValueError(sentence)

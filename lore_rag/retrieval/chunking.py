@@ -1,8 +1,19 @@
 """Split documents into overlapping chunks, and read the files ``lore-rag index`` takes.
 
-Chunks are measured in words (whitespace-separated tokens) or characters. Whole sentences are packed into a
-chunk while they fit; a sentence longer than a chunk is cut between words. Consecutive chunks overlap by up to
-``overlap`` units, taken as whole trailing sentences of the previous chunk when they fit, else as its last words.
+By default chunks are measured in the **document encoder's own tokens** (:class:`TokenCounter`): the largest chunk
+is what the model reads (its ``max_seq_length``) minus its document prompt and special tokens, so no chunk is cut
+off at embedding time. Token chunks are made by langchain-text-splitters' ``RecursiveCharacterTextSplitter``
+(``from_huggingface_tokenizer``): paragraphs, then sentences, then lines, then words are packed while they fit, and
+consecutive chunks repeat up to ``overlap`` tokens of whole pieces. Every chunk is then counted again with the
+tokenizer; one still over the budget (a tokenizer whose counts are not additive) is cut at token offsets.
+
+Words (whitespace-separated) and characters remain available as units: whole sentences are packed into a chunk
+while they fit; a sentence longer than a chunk is cut between words, and the overlap is whole trailing sentences of
+the previous chunk when they fit, else its last words. Such chunks, and the chunks of tiered files, which are
+indexed as they are, may be longer than the model reads: :meth:`TokenCounter.report` counts them and the tokens
+the model will not see, and ``lore-rag index`` prints that. A chunk past :data:`MAX_CHUNK_CHARS` characters is
+refused before anything is embedded (embedding tokenizes the whole text, so one 50 MB chunk would take minutes
+and gigabytes to yield a vector of its first few hundred tokens).
 
 Inputs (:func:`iter_documents`):
 
@@ -29,15 +40,24 @@ from lore_rag.data.io import iter_json_rows
 from lore_rag.errors import ConfigError, DataError
 
 __all__ = [
+    "MAX_CHUNK_CHARS",
     "TEXT_SUFFIXES",
+    "UNITS",
+    "LONG_CHUNKS",
     "Chunk",
+    "ChunkingStats",
     "Document",
+    "LengthReport",
+    "TokenCounter",
     "chunk_documents",
     "chunk_id",
     "chunk_text",
     "expand_inputs",
     "iter_documents",
+    "chunk_sizes",
     "read_chunks",
+    "read_documents",
+    "refuse_oversize",
     "split_sentences",
 ]
 
@@ -48,6 +68,14 @@ TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".rst")
 _JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".ndjson")
 
 # A sentence ends after . ! ? (and any closing quotes/brackets) before whitespace, or at a blank line.
+#: Chunk units: the document encoder's tokens (default), whitespace-separated words, characters.
+UNITS = ("tokens", "words", "chars")
+#: Longest single chunk accepted for embedding, in characters (``--max-chunk-chars``); ~100x what a 256-token
+#: model reads. Longer chunks are refused before anything is embedded.
+MAX_CHUNK_CHARS = 100_000
+# Separators of the token splitter, tried in order: paragraphs, sentence ends, lines, words, characters.
+_TOKEN_SEPARATORS = ["\n\n", r"(?<=[.!?])\s+|(?<=[.!?][\"'”’)\]])\s+", "\n", " ", ""]
+
 _SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s)|\n[ \t\r]*\n")
 _WORD = re.compile(r"\S+")
 
@@ -90,6 +118,11 @@ class Chunk:
     id: str
     metadata: dict[str, Any]
 
+    def where(self) -> str:
+        """``file:line`` (or ``file``) of the chunk, for messages."""
+        line = self.metadata.get("line")
+        return f"{self.metadata.get('source', '?')}:{line}" if line is not None else str(self.metadata.get("source"))
+
 
 def _sentence_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
@@ -112,12 +145,43 @@ def split_sentences(text: str) -> list[str]:
 
 
 def _check_sizes(chunk_size: int, overlap: int, unit: str) -> None:
-    if unit not in ("words", "chars"):
-        raise ConfigError(f"chunk unit must be 'words' or 'chars', got {unit!r}")
+    if unit not in UNITS:
+        raise ConfigError(f"chunk unit must be one of {', '.join(UNITS)}, got {unit!r}")
     if chunk_size < 1:
         raise ConfigError(f"chunk size must be at least 1, got {chunk_size}")
     if overlap < 0 or overlap >= chunk_size:
         raise ConfigError(f"chunk overlap must be >= 0 and smaller than the chunk size ({chunk_size}), got {overlap}")
+
+
+def chunk_sizes(
+    chunk_size: int | None, overlap: int | None, unit: str, counter: TokenCounter | None = None
+) -> tuple[int, int]:
+    """The chunk size and overlap to use: the given ones, checked, or the unit's defaults.
+
+    In tokens the default size is the model's budget (``max_seq_length`` minus prompt and special tokens) and
+    the default overlap an eighth of the size; a size above the budget is refused, since the model would cut
+    every such chunk. In words or characters the defaults are 200 and 40.
+
+    Raises:
+        ConfigError: for an unknown unit, tokens without a counter, or a size or overlap out of range.
+    """
+    if unit not in UNITS:
+        raise ConfigError(f"chunk unit must be one of {', '.join(UNITS)}, got {unit!r}")
+    if unit == "tokens":
+        if counter is None:
+            raise ConfigError("chunking in tokens needs the document encoder's tokenizer (a TokenCounter)")
+        if chunk_size is not None and chunk_size > counter.budget:
+            raise ConfigError(
+                f"--chunk-size {chunk_size} tokens is more than the model reads: {counter.budget} tokens of text "
+                f"({counter.max_seq_length} minus {counter.overhead} for special tokens and the document prompt)"
+            )
+        size = chunk_size if chunk_size is not None else counter.budget
+        lap = overlap if overlap is not None else size // 8
+    else:
+        size = chunk_size if chunk_size is not None else 200
+        lap = overlap if overlap is not None else min(40, max(0, size - 1))
+    _check_sizes(size, lap, unit)
+    return size, lap
 
 
 class _Measure:
@@ -152,26 +216,182 @@ def _pieces(text: str, chunk_size: int, measure: _Measure) -> list[tuple[int, in
     return pieces
 
 
-def chunk_text(text: str, *, chunk_size: int = 200, overlap: int = 40, unit: str = "words") -> list[str]:
+@dataclass
+class LengthReport:
+    """How the chunks compare with what the document encoder reads (:meth:`TokenCounter.report`).
+
+    Attributes:
+        max_seq_length: Tokens the model reads, prompt and special tokens included.
+        budget: Tokens left for the chunk text itself.
+        chunks: Chunks measured.
+        truncated: Chunks longer than the model reads (their end is not embedded).
+        tokens_lost: Tokens of those chunks the model does not see, summed.
+        longest: Largest chunk, in tokens of its text.
+        longest_where: ``file:line`` of that chunk.
+    """
+
+    max_seq_length: int
+    budget: int
+    chunks: int = 0
+    truncated: int = 0
+    tokens_lost: int = 0
+    longest: int = 0
+    longest_where: str = ""
+
+    def describe(self) -> str:
+        """One line for the user: how many chunks the model truncates and how many tokens it does not read."""
+        if not self.truncated:
+            return (
+                f"all {self.chunks} chunk(s) fit the model's {self.max_seq_length}-token window "
+                f"(longest {self.longest} of {self.budget} tokens)"
+            )
+        return (
+            f"{self.truncated} of {self.chunks} chunk(s) are longer than the model reads ({self.budget} tokens of "
+            f"text in its {self.max_seq_length}-token window): {self.tokens_lost} token(s) are not embedded and "
+            f"cannot be retrieved (longest {self.longest} tokens, {self.longest_where}); to keep every token, "
+            "chunk documents with --chunk-unit tokens and let --long-chunks split pre-made chunks (the defaults)"
+        )
+
+
+class TokenCounter:
+    """Counts text in a sentence-transformers model's own tokens, and knows how many it reads.
+
+    Args:
+        model: The document encoder (a ``SentenceTransformer``); its tokenizer, ``max_seq_length`` and document
+            prompt are used.
+
+    Attributes:
+        max_seq_length: Tokens the model reads per text, special tokens and prompt included.
+        overhead: Special tokens plus document-prompt tokens added to every text.
+        budget: Largest chunk text the model reads whole (``max_seq_length - overhead``).
+    """
+
+    def __init__(self, model: Any) -> None:
+        from lore_rag.models.encoder import document_prompt
+
+        tokenizer = getattr(model, "tokenizer", None)
+        if tokenizer is None or not callable(tokenizer):
+            raise ConfigError("chunking in tokens needs a model with a Hugging Face tokenizer; use --chunk-unit words")
+        limit = getattr(model, "max_seq_length", None) or getattr(tokenizer, "model_max_length", None)
+        if not limit or limit > 1_000_000:  # tokenizers without a limit report a huge sentinel value
+            raise ConfigError("the model states no max_seq_length; give --chunk-size in tokens")
+        self.tokenizer = tokenizer
+        self.max_seq_length = int(limit)
+        specials = len(tokenizer("", add_special_tokens=True)["input_ids"])
+        prompt = document_prompt(model)
+        self.overhead = specials + (self.count([prompt])[0] if prompt else 0)
+        self.budget = self.max_seq_length - self.overhead
+        if self.budget < 1:
+            raise ConfigError(f"the model's document prompt leaves no room in its {self.max_seq_length} tokens")
+
+    def count(self, texts: Sequence[str]) -> list[int]:
+        """Tokens of each text, special tokens and prompt not included."""
+        if not texts:
+            return []
+        encoded = self.tokenizer(
+            list(texts),
+            add_special_tokens=False,
+            truncation=False,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+            verbose=False,
+        )
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def length(self, text: str) -> int:
+        """Tokens of one text (the splitter's length function)."""
+        return self.count([text])[0]
+
+    def cut(self, text: str, size: int) -> list[str]:
+        """Cut ``text`` at token boundaries into pieces of at most ``size`` tokens (slices of the text)."""
+        encoded = self.tokenizer(
+            text, add_special_tokens=False, truncation=False, return_offsets_mapping=True, verbose=False
+        )
+        offsets = [o for o in encoded["offset_mapping"] if o[1] > o[0]]
+        pieces = []
+        for start in range(0, len(offsets), size):
+            part = offsets[start : start + size]
+            end = offsets[start + size][0] if start + size < len(offsets) else len(text)
+            piece = text[part[0][0] : end].strip()
+            if piece:
+                pieces.append(piece)
+        return pieces
+
+    def report(self, chunks: Sequence[Chunk], *, batch_size: int = 512) -> LengthReport:
+        """Count the chunks longer than the model reads and the tokens it will not see (in batches)."""
+        result = LengthReport(max_seq_length=self.max_seq_length, budget=self.budget, chunks=len(chunks))
+        for start in range(0, len(chunks), batch_size):
+            part = chunks[start : start + batch_size]
+            for chunk, n in zip(part, self.count([c.text for c in part]), strict=True):
+                if n > result.longest:
+                    result.longest, result.longest_where = n, chunk.where()
+                if n > self.budget:
+                    result.truncated += 1
+                    result.tokens_lost += n - self.budget
+        return result
+
+
+def _token_chunks(text: str, counter: TokenCounter, chunk_size: int, overlap: int) -> list[str]:
+    """Sentence-aware chunks of at most ``chunk_size`` tokens (langchain-text-splitters), checked token by token."""
+    from functools import lru_cache
+
+    try:
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise ConfigError(
+            "chunking in tokens needs langchain-text-splitters: pip install langchain-text-splitters"
+        ) from exc
+
+    length = lru_cache(maxsize=8192)(counter.length)  # the splitter measures a piece several times
+    splitter = RecursiveCharacterTextSplitter(
+        separators=_TOKEN_SEPARATORS,
+        is_separator_regex=True,
+        keep_separator="end",
+        chunk_size=chunk_size,
+        chunk_overlap=overlap,
+        length_function=length,
+    )
+    chunks: list[str] = []
+    pieces = [c for c in splitter.split_text(text) if c.strip()]
+    for piece, n in zip(pieces, counter.count(pieces), strict=True):
+        # counts of pieces need not add up exactly (BPE merges across a boundary): cut what is still over
+        chunks.extend([piece] if n <= chunk_size else counter.cut(piece, chunk_size))
+    return chunks
+
+
+def chunk_text(
+    text: str,
+    *,
+    chunk_size: int | None = None,
+    overlap: int | None = None,
+    unit: str = "words",
+    counter: TokenCounter | None = None,
+) -> list[str]:
     """Split ``text`` into chunks of at most ``chunk_size`` units that overlap by up to ``overlap`` units.
 
     Chunks are slices of the original text (line breaks and formatting inside a chunk are kept). Whole sentences
     are packed while they fit; the overlap is made of whole trailing sentences of the previous chunk when they fit
-    in ``overlap`` units, else of its last words.
+    in ``overlap`` units, else of its last words (whole pieces only, in tokens).
 
     Args:
         text: The text to split.
-        chunk_size: Largest chunk, in ``unit``.
-        overlap: Units repeated from the end of one chunk at the start of the next.
-        unit: ``"words"`` or ``"chars"``.
+        chunk_size: Largest chunk, in ``unit``; default: the model's budget in tokens (:class:`TokenCounter`),
+            200 words or characters.
+        overlap: Units repeated from the end of one chunk at the start of the next; default: an eighth of the
+            chunk size in tokens, 40 words or characters.
+        unit: ``"tokens"`` (needs ``counter``), ``"words"`` or ``"chars"``.
+        counter: The document encoder's :class:`TokenCounter`, for ``unit="tokens"``.
 
     Returns:
         The chunks, in order; none for blank text.
 
     Raises:
-        ConfigError: for a size or overlap out of range.
+        ConfigError: for a size or overlap out of range, or tokens without a counter.
     """
-    _check_sizes(chunk_size, overlap, unit)
+    chunk_size, overlap = chunk_sizes(chunk_size, overlap, unit, counter)
+    if unit == "tokens":
+        assert counter is not None  # checked by chunk_sizes
+        return _token_chunks(text, counter, chunk_size, overlap) if text.strip() else []
     measure = _Measure(text, unit)
     pieces = _pieces(text, chunk_size, measure)
     size = measure.size
@@ -373,59 +593,180 @@ def iter_documents(
             yield Document(text=text, source=str(path), metadata={"title": path.stem})
 
 
+def refuse_oversize(documents: Iterable[Document], max_chunk_chars: int = MAX_CHUNK_CHARS) -> None:
+    """Refuse pre-made chunks longer than ``max_chunk_chars`` characters, before any model is loaded.
+
+    Raises:
+        DataError: naming the file, line and field of the first such chunk.
+        ConfigError: for a limit below 1.
+    """
+    if max_chunk_chars < 1:
+        raise ConfigError(f"--max-chunk-chars must be at least 1, got {max_chunk_chars}")
+    for doc in documents:
+        if doc.chunked:
+            _refuse_oversize(doc.text, doc, max_chunk_chars)
+
+
+def _refuse_oversize(text: str, doc: Document, max_chunk_chars: int) -> None:
+    if len(text) <= max_chunk_chars:
+        return
+    index = doc.metadata.get("chunk_index")
+    raise DataError(
+        f"a chunk of {len(text):,} characters is past the {max_chunk_chars:,}-character limit for one chunk "
+        "(the model reads only its first few hundred tokens, and embedding it whole takes minutes and gigabytes); "
+        "nothing was indexed: split it, index the text as a document (it is then chunked), or raise "
+        "--max-chunk-chars",
+        path=doc.source,
+        line=doc.line,
+        field=f"chunks[{index}]" if doc.chunked and index is not None else None,
+    )
+
+
+@dataclass
+class ChunkingStats:
+    """What :func:`chunk_documents` did beyond plain chunking (filled in as chunks are made).
+
+    Attributes:
+        long_split: Pre-made chunks (tiered files) longer than the model reads that were split.
+        parts: Chunks those were split into.
+    """
+
+    long_split: int = 0
+    parts: int = 0
+
+
+#: What to do with a pre-made chunk longer than the model reads: split it in model-sized parts, or keep it whole.
+LONG_CHUNKS = ("split", "keep")
+
+
 def chunk_documents(
-    documents: Iterable[Document], *, chunk_size: int = 200, overlap: int = 40, unit: str = "words"
+    documents: Iterable[Document],
+    *,
+    chunk_size: int | None = None,
+    overlap: int | None = None,
+    unit: str | None = None,
+    counter: TokenCounter | None = None,
+    long_chunks: str = "split",
+    max_chunk_chars: int = MAX_CHUNK_CHARS,
+    stats: ChunkingStats | None = None,
 ) -> Iterator[Chunk]:
-    """Chunk each document (tiered chunks pass through as they are), with stable ids and metadata.
+    """Chunk each document, with stable ids and metadata; tiered chunks pass through as they are.
 
     Each chunk's metadata is its document's plus ``source`` (the file) and ``chunk`` (its index in the document).
+    With a ``counter`` and ``long_chunks="split"`` (the default), a pre-made (tiered) chunk longer than the model
+    reads is split, sentence-aware, into parts of at most the model's budget, each tagged ``part`` (0, 1, ...);
+    with ``"keep"`` it is indexed whole and :meth:`TokenCounter.report` counts the tokens the model will not see.
+
+    Args:
+        documents: From :func:`iter_documents`.
+        chunk_size: Largest chunk in ``unit`` (default: see :func:`chunk_sizes`).
+        overlap: Overlap in ``unit`` (default: see :func:`chunk_sizes`).
+        unit: ``"tokens"``, ``"words"`` or ``"chars"``; default tokens when ``counter`` is given, else words.
+        counter: The document encoder's :class:`TokenCounter`.
+        long_chunks: ``"split"`` or ``"keep"``: pre-made chunks longer than the model reads.
+        max_chunk_chars: Longest chunk accepted, in characters (see :data:`MAX_CHUNK_CHARS`).
+        stats: Filled with what was split.
 
     Raises:
         ConfigError: for a size or overlap out of range.
+        DataError: for a chunk longer than ``max_chunk_chars`` (naming its file, line and field).
     """
-    _check_sizes(chunk_size, overlap, unit)
+    unit = unit or ("tokens" if counter is not None else "words")
+    chunk_size, overlap = chunk_sizes(chunk_size, overlap, unit, counter)
+    if long_chunks not in LONG_CHUNKS:
+        raise ConfigError(f"--long-chunks must be one of {', '.join(LONG_CHUNKS)}, got {long_chunks!r}")
+    if max_chunk_chars < 1:
+        raise ConfigError(f"--max-chunk-chars must be at least 1, got {max_chunk_chars}")
+    stats = stats if stats is not None else ChunkingStats()
     for doc in documents:
-        texts = [doc.text] if doc.chunked else chunk_text(doc.text, chunk_size=chunk_size, overlap=overlap, unit=unit)
+        parts: list[str] | None = None
+        if doc.chunked:
+            _refuse_oversize(doc.text, doc, max_chunk_chars)
+            texts = [doc.text]
+            if counter is not None and long_chunks == "split" and counter.length(doc.text) > counter.budget:
+                parts = _token_chunks(doc.text, counter, counter.budget, counter.budget // 8)
+                texts = parts
+                stats.long_split += 1
+                stats.parts += len(parts)
+        else:
+            texts = chunk_text(doc.text, chunk_size=chunk_size, overlap=overlap, unit=unit, counter=counter)
         for i, text in enumerate(texts):
+            _refuse_oversize(text, doc, max_chunk_chars)
             metadata = {"source": doc.source, **doc.metadata}
             if not doc.chunked:
                 metadata["chunk"] = i
+            elif parts is not None:
+                metadata["part"] = i
             if doc.line is not None:
                 metadata.setdefault("line", doc.line)
             yield Chunk(text=text, id=chunk_id(text), metadata=metadata)
 
 
-def read_chunks(
+def read_documents(
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     *,
-    chunk_size: int = 200,
-    overlap: int = 40,
-    unit: str = "words",
     text_field: str = "text",
     metadata_fields: Sequence[str] | None = None,
     id_field: str | None = None,
     show_progress: bool = True,
+) -> tuple[list[Path], list[Document]]:
+    """Read every input into documents (see :func:`iter_documents`), so bad input fails before a model is loaded.
+
+    Raises:
+        DataError: for a bad input (naming it), or when the inputs hold no text at all.
+    """
+    from tqdm.auto import tqdm
+
+    files = expand_inputs(paths)
+    documents: list[Document] = []
+    with tqdm(files, desc="reading", unit="file", disable=not show_progress or len(files) < 2) as bar:
+        for path in bar:
+            documents.extend(
+                iter_documents([path], text_field=text_field, metadata_fields=metadata_fields, id_field=id_field)
+            )
+    if not documents:
+        raise DataError(f"no text to index in {', '.join(str(f) for f in files)} (all inputs are empty)")
+    return files, documents
+
+
+def read_chunks(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    chunk_size: int | None = None,
+    overlap: int | None = None,
+    unit: str | None = None,
+    counter: TokenCounter | None = None,
+    long_chunks: str = "split",
+    max_chunk_chars: int = MAX_CHUNK_CHARS,
+    text_field: str = "text",
+    metadata_fields: Sequence[str] | None = None,
+    id_field: str | None = None,
+    show_progress: bool = True,
+    stats: ChunkingStats | None = None,
 ) -> tuple[list[Path], list[Chunk]]:
-    """Read and chunk every input (see :func:`iter_documents` and :func:`chunk_text`).
+    """Read and chunk every input (see :func:`read_documents` and :func:`chunk_documents`).
 
     Returns:
         The files read and all their chunks, in order.
 
     Raises:
-        DataError: for a bad input (naming it), or when the inputs hold no text at all.
+        DataError: for a bad input (naming it), a chunk past ``max_chunk_chars``, or when the inputs hold no text.
         ConfigError: for a chunk size or overlap out of range.
     """
-    from tqdm.auto import tqdm
-
-    _check_sizes(chunk_size, overlap, unit)
-    files = expand_inputs(paths)
-    chunks: list[Chunk] = []
-    with tqdm(files, desc="reading", unit="file", disable=not show_progress or len(files) < 2) as bar:
-        for path in bar:
-            documents = iter_documents(
-                [path], text_field=text_field, metadata_fields=metadata_fields, id_field=id_field
-            )
-            chunks.extend(chunk_documents(documents, chunk_size=chunk_size, overlap=overlap, unit=unit))
-    if not chunks:
-        raise DataError(f"no text to index in {', '.join(str(f) for f in files)} (all inputs are empty)")
+    chunk_sizes(chunk_size, overlap, unit or ("tokens" if counter is not None else "words"), counter)
+    files, documents = read_documents(
+        paths, text_field=text_field, metadata_fields=metadata_fields, id_field=id_field, show_progress=show_progress
+    )
+    chunks = list(
+        chunk_documents(
+            documents,
+            chunk_size=chunk_size,
+            overlap=overlap,
+            unit=unit,
+            counter=counter,
+            long_chunks=long_chunks,
+            max_chunk_chars=max_chunk_chars,
+            stats=stats,
+        )
+    )
     return files, chunks

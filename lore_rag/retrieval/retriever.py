@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lore_rag.errors import ConfigError, DataError
-from lore_rag.retrieval.chunking import Chunk, read_chunks
+from lore_rag.retrieval.chunking import MAX_CHUNK_CHARS, Chunk, TokenCounter, read_chunks
 from lore_rag.retrieval.store import ChromaStore, Hit
 
 if TYPE_CHECKING:
@@ -158,9 +158,11 @@ def index_paths(
     store: ChromaStore,
     encoder: LoreEncoder,
     *,
-    chunk_size: int = 200,
-    overlap: int = 40,
-    unit: str = "words",
+    chunk_size: int | None = None,
+    overlap: int | None = None,
+    unit: str = "tokens",
+    long_chunks: str = "split",
+    max_chunk_chars: int = MAX_CHUNK_CHARS,
     text_field: str = "text",
     metadata_fields: Sequence[str] | None = None,
     id_field: str | None = None,
@@ -178,9 +180,11 @@ def index_paths(
         paths: Text / Markdown / JSONL files or folders (see :func:`~lore_rag.retrieval.chunking.iter_documents`).
         store: Target collection.
         encoder: Its document side embeds the chunks (a LORE checkpoint uses its base model).
-        chunk_size: Largest chunk, in ``unit``.
-        overlap: Overlap between consecutive chunks, in ``unit``.
-        unit: ``"words"`` or ``"chars"``.
+        chunk_size: Largest chunk, in ``unit``; default: what the document encoder reads, in its tokens.
+        overlap: Overlap between consecutive chunks, in ``unit`` (default: an eighth of the size in tokens).
+        unit: ``"tokens"`` (the document encoder's), ``"words"`` or ``"chars"``.
+        long_chunks: Pre-made (tiered) chunks longer than the model reads: ``"split"`` or ``"keep"``.
+        max_chunk_chars: Refuse any chunk longer than this many characters, before embedding.
         text_field: JSONL field holding the text.
         metadata_fields: JSONL fields to keep as metadata (``None``: every scalar field).
         id_field: JSONL field holding a document id (stored as ``doc_id``).
@@ -197,6 +201,9 @@ def index_paths(
         chunk_size=chunk_size,
         overlap=overlap,
         unit=unit,
+        counter=TokenCounter(encoder.document_model),
+        long_chunks=long_chunks,
+        max_chunk_chars=max_chunk_chars,
         text_field=text_field,
         metadata_fields=metadata_fields,
         id_field=id_field,

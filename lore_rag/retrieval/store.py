@@ -622,3 +622,23 @@ class ChromaStore:
             Hit(id=i, text=d or "", score=0.0, rank=r + 1, metadata=dict(m or {}))
             for r, (i, d, m) in enumerate(zip(result["ids"], result["documents"], result["metadatas"], strict=True))
         ]
+
+    def vectors(self, ids: Sequence[str]) -> np.ndarray:
+        """The stored vectors of these chunks, in the order of ``ids`` (for MMR and other re-ranking by vector).
+
+        Raises:
+            StoreError: when the collection does not exist or an id is not in it.
+        """
+        col = self._get(create=False)
+        if col is None:
+            raise StoreError(f"{self.describe()} does not exist: build it first with 'lore-rag index FILES'")
+        wanted = [str(i) for i in ids]
+        if not wanted:
+            return np.zeros((0, 0), dtype=np.float32)
+        with self._guard("reading vectors"):
+            result = col.get(ids=wanted, include=["embeddings"])
+        by_id = dict(zip(result["ids"], result["embeddings"], strict=True))
+        missing = [i for i in wanted if i not in by_id]
+        if missing:
+            raise StoreError(f"{self.describe()}: no chunk with id {missing[0]!r}")
+        return np.asarray([by_id[i] for i in wanted], dtype=np.float32)

@@ -62,8 +62,10 @@ def test_training_benchmark_times_both_paths(tmp_path, shared_data):
 
 
 def test_retrieval_benchmark_runs_embedded_and_server():
-    out = _run("bench_retrieval.py", "--chunks", "40", "--queries", "4", "--slice", "20")
+    out = _run("bench_retrieval.py", "--chunks", "40", "--queries", "4", "--slice", "20", "--documents", "8")
     table = _table(out)
     ratio = table["index / bare encode throughput (target >= 0.9x)"]
     assert len(ratio) == 2 and all(re.fullmatch(r"\d+\.\d+x", r) for r in ratio)
+    documents = table["documents: chunk in tokens + index / bare encode of the chunks (target >= 0.9x)"]
+    assert re.fullmatch(r"\d+\.\d+x", documents[0])
     assert any(k.startswith("LORE / raw latency") for k in table)

@@ -93,7 +93,8 @@ def test_tiered_eval_file_indexes_every_chunk_once(tmp_path, capsys):
     rows = read_examples(VALIDATION)[:3]
     path = tmp_path / "tiered.jsonl"
     path.write_text("\n".join(json.dumps(r.to_dict()) for r in rows), encoding="utf-8")
-    out = run_json(capsys, str(path), "--store", str(tmp_path / "store"))
+    # kept whole (the default splits a pre-made chunk longer than the model reads: see the tests below)
+    out = run_json(capsys, str(path), "--store", str(tmp_path / "store"), "--long-chunks", "keep")
     distinct = {c for r in rows for c in r.chunks}
     assert out["total"] == len(distinct)
     got = ChromaStore(tmp_path / "store").collection.get(ids=[chunk_id(rows[0].chunks[0])], include=["metadatas"])
@@ -179,3 +180,58 @@ def test_query_cli_text_json_and_compare(corpus, tmp_path, capsys, models):
     assert "no Chroma store" in capsys.readouterr().err
     assert main(["-q", "query", QUERY, "--store", str(store), "--collection", "other"]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------- model tokens
+def model_tokens(texts: list[str]) -> list[int]:
+    """Tokens the bundled model itself gets for each text (special tokens included, nothing cut)."""
+    from lore_rag.models.encoder import load_model
+
+    tokenizer = load_model(None).tokenizer
+    return [len(tokenizer(t, truncation=False, verbose=False)["input_ids"]) for t in texts]
+
+
+def test_default_chunks_fit_the_model_and_index_says_so(tmp_path, capsys):
+    rows = read_examples(VALIDATION)[:6]
+    path = tmp_path / "docs.jsonl"
+    path.write_text("\n".join(json.dumps({"text": " ".join(r.chunks), "id": r.id}) for r in rows), encoding="utf-8")
+    store = tmp_path / "store"
+    out = run_json(capsys, str(path), "--store", str(store), "--id-field", "id")
+    assert out["chunk_unit"] == "tokens" and out["chunk_size"] == out["token_budget"] == 254
+    assert out["max_seq_length"] == 256 and out["truncated_chunks"] == 0 and out["tokens_lost"] == 0
+    texts = ChromaStore(store).collection.get(include=["documents"])["documents"]
+    assert max(model_tokens(texts)) <= 256 and out["longest_chunk_tokens"] == max(model_tokens(texts)) - 2
+    # the same documents cut into 200 words: the model would lose tokens, and index says how many
+    words = run_json(capsys, str(path), "--store", str(tmp_path / "w"), "--chunk-unit", "words", "--chunk-size", "200")
+    texts = ChromaStore(tmp_path / "w").collection.get(include=["documents"])["documents"]
+    over = [n - 256 for n in model_tokens(texts) if n > 256]
+    assert over, "200-word HotpotQA chunks run past 256 tokens"
+    assert words["truncated_chunks"] == len(over) and words["tokens_lost"] == sum(over)
+    assert index(str(path), "--store", str(tmp_path / "w"), "--chunk-unit", "words", "--chunk-size", "200") == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert f"{len(over)} of {words['chunks']} chunk(s) are longer than the model reads" in line
+    assert f"{sum(over)} token(s) are not embedded" in line
+
+
+def test_long_premade_chunks_split_or_kept_and_oversize_refused(tmp_path, capsys):
+    long_text = " ".join(read_examples(VALIDATION)[0].chunks)
+    n_long = model_tokens([long_text])[0]
+    path = tmp_path / "tiered.jsonl"
+    row = {"id": "r1", "query": "q?", "chunks": ["Short one.", long_text], "labels": [1, 0]}
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    split = run_json(capsys, str(path), "--store", str(tmp_path / "a"))
+    assert split["long_chunks_split"] == 1 and split["chunks"] == 1 + split["long_chunk_parts"]
+    assert split["truncated_chunks"] == 0
+    kept = run_json(capsys, str(path), "--store", str(tmp_path / "b"), "--long-chunks", "keep")
+    assert kept["chunks"] == 2 and kept["truncated_chunks"] == 1 and kept["tokens_lost"] == n_long - 256
+
+    huge = tmp_path / "huge.jsonl"
+    row = {"id": "r2", "query": "q?", "chunks": ["fine.", "word " * 30_000], "labels": [1, 0]}
+    huge.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    store = tmp_path / "a"
+    before = ChromaStore(store).count()
+    assert index(str(huge), "--store", str(store)) == 1
+    err = capsys.readouterr().err
+    assert f"{huge}:1" in err and "chunks[1]" in err and "--max-chunk-chars" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert ChromaStore(store).count() == before

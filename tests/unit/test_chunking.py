@@ -226,3 +226,130 @@ def test_read_chunks_gives_metadata_and_stable_ids(tmp_path):
     assert all(c.metadata["source"] == str(path) for c in chunks)
     _, again = read_chunks(path, chunk_size=6, overlap=3, show_progress=False)
     assert [c.id for c in again] == [c.id for c in chunks]
+
+
+# ---------------------------------------------------------------------------------------------- model tokens
+@pytest.fixture(scope="module")
+def counter(base_model):
+    from lore_rag.retrieval.chunking import TokenCounter
+
+    return TokenCounter(base_model)
+
+
+def real_hotpotqa_text() -> str:
+    from lore_rag.data.io import read_examples
+    from lore_rag.defaults import bundled_validation_path
+
+    rows = read_examples(bundled_validation_path())[:6]
+    return "\n\n".join(" ".join(r.chunks) for r in rows)
+
+
+def true_tokens(model, text: str) -> int:
+    """What the model itself gets: its tokenizer with special tokens, untruncated."""
+    return len(model.tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)["input_ids"])
+
+
+def test_token_budget_is_the_models_window_minus_special_tokens_and_prompt(base_model, counter):
+    from lore_rag.retrieval.chunking import TokenCounter, chunk_sizes
+
+    assert counter.max_seq_length == base_model.max_seq_length == 256
+    assert counter.overhead == true_tokens(base_model, "")  # [CLS] [SEP]
+    assert counter.budget == 256 - counter.overhead
+    assert chunk_sizes(None, None, "tokens", counter) == (counter.budget, counter.budget // 8)
+    with pytest.raises(ConfigError, match="more than the model reads"):
+        chunk_sizes(counter.budget + 1, 0, "tokens", counter)
+    old = dict(base_model.prompts)
+    base_model.prompts = {**old, "document": "passage: "}
+    try:
+        prompted = TokenCounter(base_model)
+    finally:
+        base_model.prompts = old
+    assert prompted.budget == counter.budget - len(base_model.tokenizer.tokenize("passage: "))
+
+
+def test_token_chunks_fit_the_model_cover_the_text_and_end_on_sentences(base_model, counter):
+    text = real_hotpotqa_text()
+    chunks = chunk_text(text, unit="tokens", counter=counter)
+    assert len(chunks) > 5
+    for chunk in chunks:
+        assert chunk in text  # slices of the original
+        assert true_tokens(base_model, chunk) <= base_model.max_seq_length
+    # every word is in some chunk, in order
+    position = 0
+    for chunk in chunks:
+        start = text.find(chunk, max(0, position - len(chunk)))
+        assert start >= 0 and start + len(chunk) >= position
+        position = start + len(chunk)
+    assert position >= len(text.rstrip()) - 1
+    # HotpotQA sentences are far shorter than a chunk: chunks end at a sentence end or a paragraph end
+    ends = sum(1 for c in chunks if c.rstrip()[-1] in ".!?\"')")
+    assert ends >= len(chunks) - 1
+    # consecutive chunks overlap by whole sentences of at most the overlap
+    _, overlap = (counter.budget, counter.budget // 8)
+    shared = 0
+    for a, b in zip(chunks, chunks[1:]):
+        sentences = split_sentences(b)
+        head = next((s for s in sentences[:1] if s in a), None)
+        if head:
+            shared += 1
+            assert counter.length(head) <= overlap
+    assert shared > 0
+
+
+def test_token_chunk_size_and_overlap_are_honoured(counter):
+    text = real_hotpotqa_text()
+    chunks = chunk_text(text, chunk_size=64, overlap=0, unit="tokens", counter=counter)
+    assert all(counter.length(c) <= 64 for c in chunks)
+    assert " ".join(words(" ".join(chunks))) == " ".join(words(text))  # no overlap: a partition of the words
+
+
+def test_cut_splits_at_token_offsets(counter):
+    blob = "x" * 3000 + " tail"  # no sentence, no space to split at for 3000 characters
+    pieces = counter.cut(blob, 50)
+    assert all(counter.length(p) <= 50 for p in pieces)
+    assert "".join(pieces).replace(" ", "") == blob.replace(" ", "")
+    chunks = chunk_text(blob, chunk_size=50, overlap=5, unit="tokens", counter=counter)
+    assert all(counter.length(c) <= 50 for c in chunks) and "tail" in chunks[-1]
+
+
+def tiered_file(tmp_path, chunks):
+    path = tmp_path / "tiered.jsonl"
+    row = {"id": "r1", "query": "q?", "chunks": chunks, "labels": [1] + [0] * (len(chunks) - 1)}
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    return path
+
+
+def test_long_premade_chunks_are_split_by_default_or_kept_and_counted(tmp_path, base_model, counter):
+    from lore_rag.retrieval.chunking import ChunkingStats
+
+    long_text = real_hotpotqa_text()[:2500]
+    n_long = counter.length(long_text)
+    assert n_long > counter.budget
+    path = tiered_file(tmp_path, ["A short chunk.", long_text])
+    stats = ChunkingStats()
+    _, split = read_chunks(path, counter=counter, stats=stats, show_progress=False)
+    assert stats.long_split == 1 and stats.parts == len(split) - 1 >= 2
+    assert [c.metadata.get("part") for c in split] == [None, *range(stats.parts)]
+    assert all(c.metadata["chunk_index"] == 1 for c in split[1:])
+    report = counter.report(split)
+    assert report.truncated == 0 and report.tokens_lost == 0 and report.longest <= counter.budget
+
+    _, kept = read_chunks(path, counter=counter, long_chunks="keep", show_progress=False)
+    assert [c.text for c in kept] == ["A short chunk.", long_text]
+    report = counter.report(kept)
+    assert report.truncated == 1 and report.longest == n_long
+    # the tokens lost are those past the model's window, as the model itself would cut them
+    assert report.tokens_lost == true_tokens(base_model, long_text) - base_model.max_seq_length
+    assert f"{path}:1" == report.longest_where
+    assert "1 of 2 chunk(s) are longer than the model reads" in report.describe()
+
+
+def test_a_chunk_past_the_character_limit_is_refused_before_embedding(tmp_path, counter):
+    path = tiered_file(tmp_path, ["fine.", "word " * 30_000])
+    with pytest.raises(DataError) as caught:
+        read_chunks(path, counter=counter, show_progress=False)
+    message = str(caught.value)
+    assert f"{path}:1" in message and "chunks[1]" in message and "150,000 characters" in message
+    assert "--max-chunk-chars" in message
+    _, chunks = read_chunks(path, counter=counter, max_chunk_chars=200_000, show_progress=False)
+    assert len(chunks) > 2  # allowed, then split into model-sized parts
