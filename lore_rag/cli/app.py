@@ -69,6 +69,9 @@ def register(subparsers: Any) -> None:
         "--answer-k", type=int, default=3, help="top chunks the LLM answers from (default: %(default)s)"
     )
     parser.add_argument("--device", help="torch device (default: cpu)")
+    from lore_rag.cli.rerank_options import add_reranker_options
+
+    add_reranker_options(parser, what="both columns'")
     serve = parser.add_argument_group("serving")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
     serve.add_argument("--port", type=int, help="port (default: 7860, or the next free one)")
@@ -113,6 +116,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.top_k < 1 or args.answer_k < 1:
         raise ConfigError("-k/--top-k and --answer-k must be at least 1")
+    from lore_rag.cli.rerank_options import load_reranker
+
+    reranker, fetch_k = load_reranker(args, args.top_k)
     auth = parse_auth(args.auth or os.environ.get("LORE_RAG_APP_AUTH"))
     if args.host not in ("127.0.0.1", "localhost", "::1") and auth is None:
         print(
@@ -132,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
         answer_k=args.answer_k,
         device=args.device,
         show_progress=show_progress,
+        reranker=reranker,
+        fetch_k=fetch_k,
     )
     try:  # SIGTERM stops the app like Ctrl-C, so the LLM server is stopped too
         previous: Any = signal.signal(signal.SIGTERM, _terminate)

@@ -108,7 +108,10 @@ class Retriever:
         """The encoder's name, with the reranker's when there is one."""
         return self.encoder.name if self.reranker is None else f"{self.encoder.name} + {self.reranker.name}"
 
-    def _fetch_k(self, k: int) -> int:
+    def fetch_depth(self, k: int) -> int:
+        """Chunks fetched from the store for ``k`` hits: ``k`` alone, or ``max(fetch_k, k)`` with a reranker."""
+        if self.reranker is None:
+            return k
         from lore_rag.retrieval.rerank import DEFAULT_FETCH_K
 
         return max(self.fetch_k or DEFAULT_FETCH_K, k)
@@ -127,7 +130,7 @@ class Retriever:
         k = k or self.k
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}")
-        depth = k if self.reranker is None else self._fetch_k(k)
+        depth = self.fetch_depth(k)
         results: list[list[Hit]] = []
         for start in range(0, len(queries), _QUERY_BATCH):
             part = list(queries[start : start + _QUERY_BATCH])
@@ -151,7 +154,7 @@ class Retriever:
         k = k or self.k
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}")
-        depth = k if self.reranker is None else self._fetch_k(k)
+        depth = self.fetch_depth(k)
         timings = SearchTimings()
         results: list[list[Hit]] = []
         for query in queries:
