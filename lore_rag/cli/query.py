@@ -89,9 +89,9 @@ def run(args: argparse.Namespace) -> int:
             where = json.loads(args.where)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"--where: not JSON ({exc.msg})") from None
+    reranker, fetch_k = load_reranker(args, args.top_k)  # first: a bad reranker fails before the encoder loads
     store = open_store(args, must_exist=True)
     encoder = load_encoder(args)
-    reranker, fetch_k = load_reranker(args, args.top_k)
     if args.compare and encoder.is_raw:
         raise ConfigError("--compare needs a LORE checkpoint as --model (raw vs raw would be the same ranking)")
     models = {("lore" if not encoder.is_raw else "raw"): encoder}

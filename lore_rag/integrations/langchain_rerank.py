@@ -9,7 +9,7 @@ from langchain_classic.retrievers import ContextualCompressionRetriever
 from lore_rag.integrations.langchain import LoreEmbeddings, LoreRetriever
 from lore_rag.integrations.langchain_rerank import LoreRerankCompressor
 
-base = LoreRetriever(store=store, embeddings=LoreEmbeddings("runs/lore"), k=20)       # fetch_k = 20
+base = LoreRetriever(store=store, encoder=LoreEmbeddings("runs/lore"), k=20)       # fetch_k = 20
 reranker = LoreRerankCompressor(model="cross-encoder/ms-marco-MiniLM-L6-v2", top_n=3)
 retriever = ContextualCompressionRetriever(base_compressor=reranker, base_retriever=base)
 docs = retriever.invoke("who directed ...")     # metadata["relevance_score"]: the cross-encoder's score
