@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     from lore_rag.cli.rerank_options import add_reranker_options
 
-    add_reranker_options(parser, what="corpus mode: each model's")
+    add_reranker_options(parser, what="each model's")  # corpus mode only
     parser.add_argument("--device", default=None, help="torch device")
     parser.add_argument("--show-progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
     parser.set_defaults(func=run)
