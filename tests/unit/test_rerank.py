@@ -256,3 +256,10 @@ def test_corpus_eval_reports_each_model_with_and_without_the_reranker():
     assert "| raw + reranker | 100.0 |" in table and "ms/query ↓" in table and "`ce`" in table
     with pytest.raises(ConfigError, match="fetch_k .5. must be at least the number of chunks kept .k=10."):
         evaluate_corpus([first_stage_encoder()], [example], reranker=Reranker(model), fetch_k=5, show_progress=False)
+
+
+def test_an_unknown_hub_id_offline_is_a_clear_error():
+    with pytest.raises(
+        ModelError, match="cannot load reranker cross-encoder/lore-rag-no-such-model .not a local folder"
+    ):
+        Reranker.load("cross-encoder/lore-rag-no-such-model")
