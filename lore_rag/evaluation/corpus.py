@@ -188,7 +188,7 @@ def evaluate_corpus(
             for name in names:
                 for suffix, stage in variants:
                     retriever = Retriever(store, named[name], k=depth, reranker=stage, fetch_k=fetch_k)
-                    results, timings = retriever.search_timed(queries, depth)
+                    results, timings = retriever.search_timed(queries, depth, show_progress=show_progress)
                     rows: list[dict[str, Any]] = []
                     for example, hits, (positives, distractors) in zip(usable, results, judged, strict=True):
                         ranked = [h.id for h in hits]

@@ -143,13 +143,20 @@ class Retriever:
         return results
 
     def search_timed(
-        self, queries: Sequence[str], k: int | None = None, *, where: dict[str, Any] | None = None
+        self,
+        queries: Sequence[str],
+        k: int | None = None,
+        *,
+        where: dict[str, Any] | None = None,
+        show_progress: bool = False,
     ) -> tuple[list[list[Hit]], SearchTimings]:
         """:meth:`search_many` one query at a time, timing the first stage and the reranker of each query.
 
         This is the latency a user of a deployed retriever sees (no batching across queries); the hits are the
-        same as :meth:`search_many`'s.
+        same as :meth:`search_many`'s. ``show_progress`` shows a progress bar over the queries.
         """
+        from tqdm.auto import tqdm
+
         self._check_queries(queries)
         k = k or self.k
         if k < 1:
@@ -157,7 +164,7 @@ class Retriever:
         depth = self.fetch_depth(k)
         timings = SearchTimings()
         results: list[list[Hit]] = []
-        for query in queries:
+        for query in tqdm(queries, desc=f"search {self.name}", disable=not show_progress, leave=False):
             started = time.perf_counter()
             vector = self.encoder.embed_queries([query], show_progress=False)
             hits = self.store.query(vector, depth, where=where)[0]
