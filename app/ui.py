@@ -73,6 +73,7 @@ def _header(session: DemoSession) -> str:
     return (
         f"**raw:** {info['raw']} · **LORE:** {info['lore']} (`{info['checkpoint']}`{steps}) · "
         f"**index:** {info['chunks'] if info['chunks'] is not None else '?'} chunks, {info['store']} · **LLM:** {llm}"
+        + (f" · **reranker:** {info['reranker']}" if info.get("reranker") else "")
     )
 
 

@@ -70,6 +70,9 @@ def register(subparsers: Any) -> None:
         "--answer-k", type=positive_int, default=3, help="top chunks the LLM answers from (default: %(default)s)"
     )
     parser.add_argument("--device", help="torch device (default: cpu)")
+    from lore_rag.cli.rerank_options import add_reranker_options
+
+    add_reranker_options(parser, what="both columns'")
     serve = parser.add_argument_group("serving")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
     serve.add_argument("--port", type=port_number, help="port (default: 7860, or the next free one)")
@@ -144,6 +147,9 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise ConfigError(f"the app needs Gradio: pip install 'lore-rag[app]' ({exc})") from None
 
+    from lore_rag.cli.rerank_options import load_reranker
+
+    reranker, fetch_k = load_reranker(args, args.top_k)
     if args.host not in ("127.0.0.1", "localhost", "::1") and auth is None:
         print(
             f"lore-rag app: warning: serving on {args.host} without --auth: anyone who can reach it can use it",
@@ -162,6 +168,8 @@ def run(args: argparse.Namespace) -> int:
         answer_k=args.answer_k,
         device=args.device,
         show_progress=show_progress,
+        reranker=reranker,
+        fetch_k=fetch_k,
     )
     try:  # SIGTERM stops the app like Ctrl-C, so the LLM server is stopped too
         previous: Any = signal.signal(signal.SIGTERM, _terminate)

@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--store", metavar="DIR", help="corpus mode: Chroma folder to build the index in (default: a temporary one)"
     )
+    from lore_rag.cli.rerank_options import add_reranker_options
+
+    add_reranker_options(parser, what="each model's")  # corpus mode only
     parser.add_argument("--device", default=None, help="torch device")
     parser.add_argument("--show-progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
     parser.set_defaults(func=run)
@@ -58,15 +61,27 @@ def run(args: argparse.Namespace) -> int:
     from lore_rag.data.io import expand_paths
 
     expand_paths(files)  # a missing file or empty folder fails before the models load
+    if args.mode != "corpus" and (args.reranker or args.fetch_k is not None):
+        from lore_rag.errors import ConfigError
+
+        raise ConfigError("--reranker / --fetch-k work with --mode corpus (one index of all chunks)")
     encoders = load_encoders(args.models, device=args.device)
     if args.mode == "corpus":
+        from lore_rag.cli.rerank_options import load_reranker
         from lore_rag.data.io import read_examples
         from lore_rag.evaluation.corpus import evaluate_corpus, format_corpus_table
 
+        reranker, fetch_k = load_reranker(args, max([*args.ks, 10]))
         output = {}
         for path in expand_paths(files):
             result = evaluate_corpus(
-                encoders, read_examples(path), ks=tuple(args.ks), store_dir=args.store, show_progress=args.show_progress
+                encoders,
+                read_examples(path),
+                ks=tuple(args.ks),
+                store_dir=args.store,
+                show_progress=args.show_progress,
+                reranker=reranker,
+                fetch_k=fetch_k,
             )
             output[str(path)] = result
             print(f"**{Path(path).name}** (corpus-wide, one index of all chunks)\n")

@@ -26,6 +26,10 @@ The LLM is, in order: --llm-gguf (a GGUF file served by a local llama.cpp server
 OpenAI-compatible endpoint: OpenAI, vLLM, Ollama, llama.cpp), the OPENAI_BASE_URL environment variable, or
 else the bundled SmolLM2-135M served locally (offline, weak: use it to check the pipeline, not to judge LORE).
 
+With --reranker MODEL (a sentence-transformers CrossEncoder), every retriever also runs with its top --fetch-k
+chunks reranked: the table shows raw, raw + reranker, LORE and LORE + reranker side by side, each with its
+retrieval latency (ms/query).
+
 A run is resumable: run the same command again after an interruption and finished questions are kept.
 Answers are cached by (LLM, prompt), so a second retriever that retrieves the same chunks costs no LLM call.
 """
@@ -80,6 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "'open': retrieve from one Chroma index of every chunk of the data",
     )
     ret.add_argument("-k", "--k", type=int, default=3, help="chunks retrieved and given to the LLM (default 3)")
+    from lore_rag.cli.rerank_options import add_reranker_options
+
+    add_reranker_options(ret)
     ret.add_argument("--index", metavar="DIR", help="open setting: Chroma folder (default: OUTPUT/index)")
     ret.add_argument("--chroma-host", help="open setting: a Chroma server instead of a folder")
     ret.add_argument("--chroma-port", type=int, help="open setting: the Chroma server's port")
@@ -148,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
         output_dir=args.output,
         setting=args.setting,
         k=args.k,
+        reranker=args.reranker,
+        fetch_k=args.fetch_k,
         queries=args.queries,
         limit=args.limit,
         dataset=args.dataset,

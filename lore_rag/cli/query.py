@@ -10,6 +10,7 @@ from pathlib import Path
 from lore_rag.cli import add_config_option
 from lore_rag.cli.index import add_model_options, add_store_options, load_encoder, open_store
 from lore_rag.cli.options import positive_int
+from lore_rag.cli.rerank_options import add_reranker_options, load_reranker
 
 __all__ = ["register", "run"]
 
@@ -22,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description=(
             "Embed each query with the query encoder of --model and print the top-k chunks of the collection "
             "with their cosine scores. With --compare and a LORE checkpoint, the raw base model searches the "
-            "same collection too and both rankings are shown side by side."
+            "same collection too and both rankings are shown side by side. With --reranker, a cross-encoder "
+            "rescores each model's top --fetch-k chunks and the best k are shown."
         ),
     )
     parser.add_argument("queries", nargs="*", metavar="QUERY", help="query texts")
@@ -38,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--compare", action="store_true", help="also search with the raw base model and show both side by side"
     )
+    add_reranker_options(parser, what="the")
     parser.add_argument("--where", metavar="JSON", help='Chroma metadata filter, e.g. \'{"source": "a.txt"}\'')
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--width", type=positive_int, help="line width of the text output (default: the terminal's)")
@@ -89,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--where: not JSON ({exc.msg})") from None
         if not isinstance(where, dict) or not where:
             raise ConfigError('--where: expected a non-empty JSON object, e.g. \'{"source": "a.txt"}\'')
+    reranker, fetch_k = load_reranker(args, args.top_k)  # first: a bad reranker fails before the encoder loads
     store = open_store(args, must_exist=True)
     encoder = load_encoder(args)
     if args.compare and encoder.is_raw:
@@ -96,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
     models = {("lore" if not encoder.is_raw else "raw"): encoder}
     if args.compare:
         models = {"raw": raw_counterpart(encoder), "lore": encoder}
-    retrievers = {key: Retriever(store, enc, k=args.top_k) for key, enc in models.items()}
+    retrievers = {
+        key: Retriever(store, enc, k=args.top_k, reranker=reranker, fetch_k=fetch_k) for key, enc in models.items()
+    }
     results = {key: r.search_many(queries, args.top_k, where=where) for key, r in retrievers.items()}
     if args.json:
         out = {
@@ -104,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
             "collection": store.collection_name,
             "k": args.top_k,
             "models": {key: enc.name for key, enc in models.items()},
+            "reranker": None if reranker is None else {**reranker.describe(), "fetch_k": fetch_k},
             "results": [
                 {"query": q, "hits": {key: [h.to_dict() for h in results[key][i]] for key in models}}
                 for i, q in enumerate(queries)
@@ -113,6 +120,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     width = args.width or shutil.get_terminal_size((120, 24)).columns
     labels = {key: ("raw" if key == "raw" else f"LORE ({enc.name})") for key, enc in models.items()}
+    if reranker is not None:
+        labels = {key: f"{label} + {reranker.name}" for key, label in labels.items()}
+        print(f"Reranker: {reranker.name}, top {fetch_k} of each model rescored; scores are the reranker's")
     for i, query in enumerate(queries):
         if i:
             print()

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from lore_rag.llm import LLMClient
     from lore_rag.models.encoder import LoreEncoder
     from lore_rag.retrieval import ChromaStore, Hit
+    from lore_rag.retrieval.rerank import Reranker
 
 __all__ = [
     "DemoSession",
@@ -211,6 +212,8 @@ class DemoSession:
         answer_k: How many top hits the LLM answers from.
         checkpoint: The checkpoint folder (for the training curves and the summary).
         index_data: Add the chunks of every example set loaded to ``store``.
+        reranker: A cross-encoder that reranks each column's top ``fetch_k`` (``None``: no reranking).
+        fetch_k: Chunks each column hands to the reranker (default 20, never fewer than k).
 
     Raises:
         StoreError: when ``store`` was built by another document encoder.
@@ -228,6 +231,8 @@ class DemoSession:
         answer_k: int = _TOP,
         checkpoint: str | os.PathLike[str] | None = None,
         index_data: bool = True,
+        reranker: Reranker | None = None,
+        fetch_k: int | None = None,
     ) -> None:
         from lore_rag.retrieval import Retriever
 
@@ -242,8 +247,15 @@ class DemoSession:
         self.answer_k = answer_k
         self.checkpoint = Path(checkpoint) if checkpoint is not None else _manifest_path(lore)
         self.index_data = index_data
-        self.retrievers = {RAW: Retriever(store, raw, k=k), LORE: Retriever(store, lore, k=k)}
+        self.reranker = reranker
+        self.fetch_k = fetch_k
+        self.retrievers = {
+            RAW: Retriever(store, raw, k=k, reranker=reranker, fetch_k=fetch_k),
+            LORE: Retriever(store, lore, k=k, reranker=reranker, fetch_k=fetch_k),
+        }
         self.names = {RAW: _display_name(raw, "raw"), LORE: _display_name(lore, "LORE")}
+        if reranker is not None:
+            self.names = {key: f"{name} + reranker" for key, name in self.names.items()}
         self._sets: dict[str, ExampleSet] = {}
         self._summaries: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
@@ -266,6 +278,8 @@ class DemoSession:
         answer_k: int = _TOP,
         device: str | None = None,
         show_progress: bool = True,
+        reranker: Reranker | str | os.PathLike[str] | None = None,
+        fetch_k: int | None = None,
     ) -> DemoSession:
         """Build the offline default set-up, each part replaceable.
 
@@ -284,9 +298,12 @@ class DemoSession:
             answer_k: Top hits the LLM answers from.
             device: Torch device.
             show_progress: Progress bars for training and indexing.
+            reranker: A cross-encoder (loaded, or a Hugging Face id / folder) reranking both columns' top
+                ``fetch_k``; ``None`` for none.
+            fetch_k: Chunks each column hands to the reranker.
 
         Raises:
-            ModelError: for a checkpoint that cannot be loaded.
+            ModelError: for a checkpoint or reranker that cannot be loaded.
             StoreError: for a store built with another document encoder.
             DataError: for a bad data file.
         """
@@ -301,6 +318,10 @@ class DemoSession:
         )
         lore = LoreEncoder.from_checkpoint(folder, device=device)
         raw = raw_counterpart(lore, name="raw")
+        if isinstance(reranker, (str, os.PathLike)):
+            from lore_rag.retrieval.rerank import Reranker
+
+            reranker = Reranker.load(reranker, device=device)
         own_store = store is None
         if not isinstance(store, ChromaStore):
             store = ChromaStore(store if store is not None else default_store_path(), collection=collection)
@@ -314,6 +335,8 @@ class DemoSession:
             answer_k=answer_k,
             checkpoint=folder,
             index_data=own_store if index_data is None else index_data,
+            reranker=reranker,
+            fetch_k=fetch_k,
         )
         if data is not None or own_store:
             session.load(data, show_progress=show_progress)
@@ -550,6 +573,9 @@ class DemoSession:
             "chunks": _safe_count(self.store),
             "llm": None,
             "llm_error": self.llm_error,
+            "reranker": None
+            if self.reranker is None
+            else f"{self.reranker.name} (top {self.retrievers[RAW].fetch_depth(self.k)} of each column rescored)",
         }
         if self.llm is not None:
             try:

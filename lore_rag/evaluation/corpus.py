@@ -11,7 +11,13 @@ Metrics per model (means over queries):
 * ``nDCG@10``: binary-relevance nDCG of the top 10 (0-1, higher is better);
 * ``N1@k``: the share of the query's own distractors in the top k (percent, lower is better);
 * ``N1count@k``: how many of its distractors enter the top k (mean count, lower is better);
-* ``N1any@k``: queries with at least one of their distractors in the top k (percent, lower is better).
+* ``N1any@k``: queries with at least one of their distractors in the top k (percent, lower is better);
+* ``ms/query``: mean wall time of one search (query encoding, vector search and, for a reranked row, the
+  cross-encoder), queries searched one at a time as a deployed retriever serves them (``ms/query p50``,
+  ``ms/query p95`` and ``rerank ms/query`` in the JSON).
+
+With a reranker (:class:`~lore_rag.retrieval.rerank.Reranker`) every model gets a second row, ``NAME + reranker``:
+its top ``fetch_k`` chunks rescored by the cross-encoder, the rest of the index untouched.
 """
 
 from __future__ import annotations
@@ -31,12 +37,15 @@ from lore_rag.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from lore_rag.models.encoder import LoreEncoder
+    from lore_rag.retrieval.rerank import Reranker
 
 __all__ = ["DEFAULT_KS", "evaluate_corpus", "format_corpus_table", "query_metrics"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_KS: tuple[int, ...] = (3, 5, 10)
+#: Row-name suffixes: a model's own ranking, and that ranking reranked by the cross-encoder.
+RAW_SUFFIX, RERANKED_SUFFIX = "", " + reranker"
 _RANK_DEPTH = 10  # MRR@10 and nDCG@10
 
 
@@ -93,6 +102,8 @@ def evaluate_corpus(
     show_progress: bool = True,
     query_field: str = "query",
     per_query: bool = False,
+    reranker: Reranker | None = None,
+    fetch_k: int | None = None,
 ) -> dict[str, Any]:
     """Index all chunks of ``examples`` once and measure each encoder's retrieval over the whole index.
 
@@ -109,14 +120,20 @@ def evaluate_corpus(
         query_field: ``"query"`` (the query as written, with distractors woven in for LORE data) or
             ``"original_query"`` (the question before rewriting; rows without one are left out).
         per_query: Also return each query's metrics and top ids.
+        reranker: A cross-encoder: each model is also evaluated with its top ``fetch_k`` reranked by it, as
+            the row ``"NAME + reranker"`` right after the model's own row.
+        fetch_k: Chunks handed to the reranker (default
+            :data:`~lore_rag.retrieval.rerank.DEFAULT_FETCH_K`; at least the deepest cut-off and 10).
 
     Returns:
-        ``{"models": {name: {metric: value, "n": n_queries}}, "n_queries", "n_chunks", "ks", "query_field"}``,
-        plus ``"per_query": {name: [{"id", "top", **metrics}]}`` when asked. Metrics are described in the
-        module docstring.
+        ``{"models": {name: {metric: value, "n": n_queries}}, "n_queries", "n_chunks", "ks", "query_field",
+        "reranker"}`` (``"reranker"``: its name, model, fingerprint and ``fetch_k``, or ``None``), plus
+        ``"per_query": {name: [{"id", "top", **metrics}]}`` when asked. Metrics are described in the module
+        docstring.
 
     Raises:
-        ConfigError: for no encoder, a bad cut-off or an unknown ``query_field``.
+        ConfigError: for no encoder, a bad cut-off, an unknown ``query_field`` or a ``fetch_k`` below the
+            deepest cut-off.
         DataError: when no example has a positive chunk (or an ``original_query`` when asked for).
     """
     from lore_rag.retrieval.retriever import Retriever, name_encoders
@@ -144,6 +161,14 @@ def evaluate_corpus(
     queries = [e.query if query_field == "query" else str(e.original_query) for e in usable]
     judged = [_judgements(e, ids) for e in usable]
     depth = max(max(ks), _RANK_DEPTH)
+    if reranker is not None:
+        from lore_rag.retrieval.rerank import check_fetch_k
+
+        fetch_k = check_fetch_k(fetch_k, depth)
+    variants: list[tuple[str, Reranker | None]] = [(RAW_SUFFIX, None)]
+    if reranker is not None:
+        variants.append((RERANKED_SUFFIX, reranker))
+    order = [name + suffix for name in named for suffix, _ in variants]
 
     groups: dict[str, list[str]] = {}
     for name, enc in named.items():
@@ -161,34 +186,37 @@ def evaluate_corpus(
             logger.info("indexing %d distinct chunks with the document encoder of %s", len(texts), names)
             store.add_texts(texts, first, ids=[ids[t] for t in texts], show_progress=show_progress)
             for name in names:
-                retriever = Retriever(store, named[name], k=depth)
-                results = retriever.search_many(queries, depth)
-                rows: list[dict[str, Any]] = []
-                for example, hits, (positives, distractors) in zip(usable, results, judged, strict=True):
-                    ranked = [h.id for h in hits]
-                    row = query_metrics(ranked, positives, distractors, ks)
+                for suffix, stage in variants:
+                    retriever = Retriever(store, named[name], k=depth, reranker=stage, fetch_k=fetch_k)
+                    results, timings = retriever.search_timed(queries, depth, show_progress=show_progress)
+                    rows: list[dict[str, Any]] = []
+                    for example, hits, (positives, distractors) in zip(usable, results, judged, strict=True):
+                        ranked = [h.id for h in hits]
+                        row = query_metrics(ranked, positives, distractors, ks)
+                        if per_query:
+                            rows.append({"id": example.id, "top": ranked, **row})
+                        else:
+                            rows.append(row)
+                    keys = rows[0].keys() if rows else []
+                    metrics = {key: float(np.mean([r[key] for r in rows])) for key in keys if key not in ("id", "top")}
+                    metrics["n"] = float(len(rows))
+                    metrics.update(timings.summary())
+                    models[name + suffix] = metrics
                     if per_query:
-                        rows.append({"id": example.id, "top": ranked, **row})
-                    else:
-                        rows.append(row)
-                keys = rows[0].keys() if rows else []
-                metrics = {key: float(np.mean([r[key] for r in rows])) for key in keys if key not in ("id", "top")}
-                metrics["n"] = float(len(rows))
-                models[name] = metrics
-                if per_query:
-                    details[name] = rows
+                        details[name + suffix] = rows
     finally:
         if tmp is not None:
             tmp.cleanup()
     result: dict[str, Any] = {
-        "models": {name: models[name] for name in named},
+        "models": {name: models[name] for name in order},
         "n_queries": len(usable),
         "n_chunks": len(texts),
         "ks": list(ks),
         "query_field": query_field,
+        "reranker": None if reranker is None else {**reranker.describe(), "fetch_k": fetch_k},
     }
     if per_query:
-        result["per_query"] = {name: details[name] for name in named}
+        result["per_query"] = {name: details[name] for name in order}
     return result
 
 
@@ -207,6 +235,9 @@ def format_corpus_table(result: Mapping[str, Any]) -> str:
         + [f"N1@{k} ↓" for k in ks]
         + [f"N1 in top-{kmax} ↓", f"queries with N1 in top-{kmax} ↓"]
     )
+    timed = all("ms/query" in m for m in result["models"].values())
+    if timed:
+        header.append("ms/query ↓")
     lines = [
         f"Corpus-wide retrieval: {result['n_queries']} queries ({result.get('query_field', 'query')}) "
         f"over {result['n_chunks']} chunks",
@@ -222,9 +253,21 @@ def format_corpus_table(result: Mapping[str, Any]) -> str:
             + [f"{m[f'N1@{k}']:.1f}" for k in ks]
             + [f"{m[f'N1count@{kmax}']:.2f}", f"{m[f'N1any@{kmax}']:.1f}%"]
         )
+        if timed:
+            cells.append(f"{m['ms/query']:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(
         "P@k, N1@k: percent of the query's positive / distractor chunks found in the top k over the whole index."
     )
+    if timed:
+        lines.append(
+            "ms/query: mean wall time of one search (query encoding, vector search, reranking), one query at a time."
+        )
+    rerank = result.get("reranker")
+    if rerank:
+        lines.append(
+            f"+ reranker: the model's top {rerank['fetch_k']} chunks rescored by the cross-encoder "
+            f"`{rerank['name']}` (fingerprint {rerank['fingerprint']})."
+        )
     return "\n".join(lines)

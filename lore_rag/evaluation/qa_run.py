@@ -6,6 +6,12 @@ of the data (the open setting). One LLM, with one prompt, answers from those chu
 EM and F1 (:mod:`lore_rag.evaluation.qa`). The same LLM, index and prompt serve every retriever, so the only
 difference between the rows of the table is the retrieval.
 
+With a reranker (a sentence-transformers ``CrossEncoder``, :mod:`lore_rag.retrieval.rerank`), every retriever
+also runs as ``NAME + reranker``: its top ``fetch_k`` chunks rescored by the cross-encoder, the best k given to
+the LLM. ``raw``, ``raw + reranker``, ``lore``, ``lore + reranker`` side by side answer the question a team asks
+first: does a reranker fix distractors as well as LORE, and at what latency. Each retriever's retrieval latency
+(ms/query, questions retrieved one at a time) is measured and reported.
+
 Runs are resumable and cheap to repeat:
 
 * every finished (question, retriever) pair is appended to ``results.jsonl`` in the run folder and fsynced,
@@ -36,12 +42,13 @@ from lore_rag.data.jsonl_log import JsonlAppender, read_log
 from lore_rag.data.schema import Example, Tier
 from lore_rag.errors import ConfigError, LoreError
 from lore_rag.evaluation.answer_cache import AnswerCache, answer_key, default_cache_path
-from lore_rag.evaluation.candidates import rank_candidates, recall_at_k, score_candidates
+from lore_rag.evaluation.candidates import rank_candidates, recall_at_k
 from lore_rag.evaluation.qa import gold_answers, score_answer, style_for_dataset
 
 if TYPE_CHECKING:
     from lore_rag.llm import LLMClient
     from lore_rag.models.encoder import LoreEncoder
+    from lore_rag.retrieval.rerank import Reranker
 
 __all__ = [
     "AnswerCache",
@@ -62,6 +69,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SETTINGS = ("candidates", "open")
+#: Suffix of the label of a retriever whose top ``fetch_k`` is reranked.
+RERANKED = " + reranker"
 QUERY_VIEWS = ("file", "original")
 _RUN_FILE, _RESULTS_FILE, _SUMMARY_FILE = "run.json", "results.jsonl", "summary.json"
 
@@ -91,6 +100,10 @@ class QAEvalConfig:
     output_dir: str = _help("run folder: run.json, results.jsonl, summary.json, per_question.csv/jsonl", "qa-eval")
     setting: str = _help("'candidates' (rank each question's own chunks, paper) or 'open' (shared index)", "candidates")
     k: int = _help("chunks retrieved and given to the LLM", 3)
+    reranker: str | None = _help(
+        "cross-encoder (Hugging Face id or folder): every retriever also runs with its top fetch_k reranked", None
+    )
+    fetch_k: int | None = _help("chunks each retriever hands to the reranker (default 20, at least k)", None)
     queries: str = _help("'file': each row's query (disturbed in LORE data); 'original': its original_query", "file")
     limit: int | None = _help("evaluate only the first N questions that have a gold answer", None)
     dataset: str | None = _help("dataset name for tables (default: the rows' 'dataset' field)", None)
@@ -132,6 +145,12 @@ class QAEvalConfig:
                 raise ConfigError(f"field '{name}': must be >= 1, got {getattr(self, name)}")
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"field 'limit': must be >= 1, got {self.limit}")
+        if self.fetch_k is not None:
+            if not self.reranker:
+                raise ConfigError("field 'fetch_k': it is the number of chunks handed to the reranker; set 'reranker'")
+            from lore_rag.retrieval.rerank import check_fetch_k
+
+            check_fetch_k(self.fetch_k, int(self.k), flag="field 'fetch_k'")
 
 
 @dataclass
@@ -153,12 +172,14 @@ class Retrieval:
         ids: Chunk ids (``"<qid>:<index>"`` among candidates, the store id in the open setting).
         texts: Chunk texts, best first.
         tiers: Tier of each chunk for this question (chunks from other questions count as N2).
+        seconds: Wall time of this retrieval (query encoding, search and reranking; document vectors precomputed).
     """
 
     indices: list[int]
     ids: list[str]
     texts: list[str]
     tiers: list[int]
+    seconds: float = 0.0
 
     def recall(self, example: Example, tier: Tier) -> float:
         """Share of the question's chunks of ``tier`` that were retrieved (0 when it has none)."""
@@ -204,20 +225,42 @@ def load_questions(config: QAEvalConfig) -> tuple[list[QAQuestion], list[Example
 
 
 def _retrieve_candidates(
-    encoder: LoreEncoder, questions: Sequence[QAQuestion], k: int, embed_documents: Any, show_progress: bool
+    encoder: LoreEncoder,
+    questions: Sequence[QAQuestion],
+    k: int,
+    embed_documents: Any,
+    show_progress: bool,
+    reranker: Reranker | None = None,
+    fetch_k: int | None = None,
 ) -> list[Retrieval]:
-    query_vectors = encoder.embed_queries([q.query for q in questions], show_progress=show_progress)
-    scores = score_candidates(query_vectors, [q.example for q in questions], embed_documents)
+    """Rank each question's own candidates; one question at a time so that each retrieval is timed.
+
+    The candidates' document vectors are computed (or read from the cache) first and not timed: a deployed
+    retriever has them in its index.
+    """
+    from lore_rag.retrieval.rerank import check_fetch_k
+
+    texts = list(dict.fromkeys(chunk for q in questions for chunk in q.example.chunks))
+    row_of = {text: i for i, text in enumerate(texts)}
+    doc_vectors = embed_documents(texts) if texts else np.zeros((0, 0), dtype=np.float32)
+    depth = check_fetch_k(fetch_k, k) if reranker is not None else k
     out = []
-    for question, row in zip(questions, scores, strict=True):
-        top = [int(i) for i in rank_candidates(row)[:k]]
+    for question in questions:
         ex = question.example
+        started = time.perf_counter()
+        query_vector = encoder.embed_queries([question.query], show_progress=False)[0]
+        scores = doc_vectors[[row_of[c] for c in ex.chunks]] @ query_vector
+        top = [int(i) for i in rank_candidates(scores)[:depth]]
+        if reranker is not None:
+            top = [top[j] for j, _ in reranker.rank(question.query, [ex.chunks[i] for i in top], k)]
+        elapsed = time.perf_counter() - started
         out.append(
             Retrieval(
                 indices=top,
                 ids=[f"{question.qid}:{i}" for i in top],
                 texts=[ex.chunks[i] for i in top],
                 tiers=[int(ex.tiers[i]) for i in top],
+                seconds=elapsed,
             )
         )
     return out
@@ -238,12 +281,20 @@ def _open_store(config: QAEvalConfig, encoder: LoreEncoder, corpus: Sequence[Exa
     return store
 
 
-def _retrieve_open(encoder: LoreEncoder, questions: Sequence[QAQuestion], k: int, store: Any) -> list[Retrieval]:
+def _retrieve_open(
+    encoder: LoreEncoder,
+    questions: Sequence[QAQuestion],
+    k: int,
+    store: Any,
+    reranker: Reranker | None = None,
+    fetch_k: int | None = None,
+) -> list[Retrieval]:
     from lore_rag.retrieval import Retriever
 
-    hits_per_query = Retriever(store, encoder, k=k).search_many([q.query for q in questions], k=k)
+    retriever = Retriever(store, encoder, k=k, reranker=reranker, fetch_k=fetch_k)
+    hits_per_query, timings = retriever.search_timed([q.query for q in questions], k=k)
     out = []
-    for question, hits in zip(questions, hits_per_query, strict=True):
+    for question, hits, first, second in zip(questions, hits_per_query, timings.retrieval, timings.rerank, strict=True):
         ex = question.example
         position = {chunk: i for i, chunk in reversed(list(enumerate(ex.chunks)))}
         indices = [position.get(hit.text, -1) for hit in hits]
@@ -253,6 +304,7 @@ def _retrieve_open(encoder: LoreEncoder, questions: Sequence[QAQuestion], k: int
                 ids=[hit.id for hit in hits],
                 texts=[hit.text for hit in hits],
                 tiers=[int(ex.tiers[i]) if i >= 0 else int(Tier.NEGATIVE) for i in indices],
+                seconds=first + second,
             )
         )
     return out
@@ -273,13 +325,15 @@ class QAEvalResult:
         queries: ``"file"`` or ``"original"``.
         f1_style: The official script whose F1 corner cases were used.
         n_questions: Questions evaluated.
-        models: One summary per retriever: ``model``, ``spec``, ``n``, ``P@k``, ``N1@k``, ``EM``, ``F1`` and,
-            for all but the baseline, ``wins`` / ``losses`` / ``ties`` (per-question F1 against the baseline).
+        models: One summary per retriever: ``model``, ``spec``, ``n``, ``P@k``, ``N1@k``, ``EM``, ``F1``,
+            ``ms/query`` (mean retrieval latency, questions one at a time) and, for all but the baseline, ``wins`` /
+            ``losses`` / ``ties`` (per-question F1 against the baseline).
         llm_calls: LLM calls made by this run (answers not found in the cache).
         cache_hits: Answers taken from the cache by this run.
         errors: Questions left unanswered because the LLM call failed (a re-run retries them).
         output_dir: The run folder.
         elapsed_s: Wall time of the run.
+        reranker: The cross-encoder behind the ``+ reranker`` rows (name, model, fingerprint, fetch_k), or ``None``.
     """
 
     dataset: str
@@ -295,6 +349,7 @@ class QAEvalResult:
     errors: int = 0
     output_dir: str = ""
     elapsed_s: float = 0.0
+    reranker: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (what ``summary.json`` holds)."""
@@ -378,6 +433,7 @@ def run_qa_eval(
     client: LLMClient,
     *,
     encoders: Sequence[LoreEncoder] | None = None,
+    reranker: Reranker | None = None,
 ) -> QAEvalResult:
     """Retrieve, answer and score every question with every retriever; resume what a previous run finished.
 
@@ -389,6 +445,8 @@ def run_qa_eval(
         config: The run.
         client: The LLM (reader); its ``model`` name is recorded with every answer.
         encoders: Already loaded retrievers, one per ``config.models`` entry (loaded from the specs when ``None``).
+        reranker: An already loaded cross-encoder (loaded from ``config.reranker`` when ``None`` and it is set):
+            every retriever also runs as ``NAME + reranker``, right after its own row.
 
     Returns:
         The summary; also in ``summary.json``.
@@ -397,6 +455,7 @@ def run_qa_eval(
         ConfigError: for bad settings.
         QARunError: when the run folder holds a different run.
         DataError: for malformed data.
+        ModelError: for a reranker that cannot be loaded.
     """
     from lore_rag.defaults import cache_dir
     from lore_rag.llm.prompts import answer_messages, parse_answer
@@ -410,7 +469,23 @@ def run_qa_eval(
         encoders = [LoreEncoder.load(spec) for spec in config.models]
     if len(encoders) != len(config.models):
         raise ConfigError(f"{len(encoders)} encoders for {len(config.models)} models")
-    labels = _model_labels(config, encoders)
+    if reranker is None and config.reranker:
+        from lore_rag.retrieval.rerank import Reranker
+
+        reranker = Reranker.load(config.reranker)
+    fetch_k = None
+    if reranker is not None:
+        from lore_rag.retrieval.rerank import check_fetch_k
+
+        fetch_k = check_fetch_k(config.fetch_k, config.k, flag="field 'fetch_k'")
+    base_labels = _model_labels(config, encoders)
+    # (label, spec, encoder, reranker or None): each retriever, then itself reranked
+    runs: list[tuple[str, str, LoreEncoder, Reranker | None]] = []
+    for label, spec, encoder in zip(base_labels, config.models, encoders, strict=True):
+        runs.append((label, str(spec), encoder, None))
+        if reranker is not None:
+            runs.append((label + RERANKED, f"{spec} + reranker {reranker.name} (fetch_k {fetch_k})", encoder, reranker))
+    labels = [run[0] for run in runs]
     dataset = config.dataset or Counter(q.example.dataset or "data" for q in questions).most_common(1)[0][0]
     f1_style = config.f1_style or style_for_dataset(dataset)
     llm_model = str(client.model)
@@ -425,7 +500,10 @@ def run_qa_eval(
         "temperature": temperature,
         "f1_style": f1_style,
     }
-    fingerprints = {label: model_fingerprint(enc.query_model) for label, enc in zip(labels, encoders, strict=True)}
+    fingerprints = {
+        label: model_fingerprint(enc.query_model) + ("" if stage is None else f"+{stage.fingerprint}@{fetch_k}")
+        for label, _, enc, stage in runs
+    }
     _prepare_run_folder(config, identity, fingerprints)
     out = Path(config.output_dir)
     results_path = out / _RESULTS_FILE
@@ -437,7 +515,7 @@ def run_qa_eval(
     pending: list[tuple[QAQuestion, str, Retrieval]] = []
     doc_caches: dict[str, DocEmbeddingCache] = {}
     stores: dict[str, Any] = {}
-    for label, encoder in zip(labels, encoders, strict=True):
+    for label, _, encoder, stage in runs:
         todo = [q for q in questions if (q.qid, label) not in done]
         if not todo:
             continue
@@ -447,12 +525,12 @@ def run_qa_eval(
                     encoder.document_model, cache_dir("doc_embeddings"), show_progress=config.show_progress
                 )
             doc = doc_caches[encoder.document_fingerprint]
-            retrievals = _retrieve_candidates(encoder, todo, config.k, doc.embed, config.show_progress)
+            retrievals = _retrieve_candidates(encoder, todo, config.k, doc.embed, config.show_progress, stage, fetch_k)
         else:
             if encoder.document_fingerprint not in stores:
                 stores[encoder.document_fingerprint] = _open_store(config, encoder, corpus)
             store = stores[encoder.document_fingerprint]
-            retrievals = _retrieve_open(encoder, todo, config.k, store)
+            retrievals = _retrieve_open(encoder, todo, config.k, store, stage, fetch_k)
         pending.extend((q, label, r) for q, r in zip(todo, retrievals, strict=True))
     # question by question, so that a run stopped half-way has every retriever on the same questions
     position = {q.qid: i for i, q in enumerate(questions)}
@@ -477,6 +555,7 @@ def run_qa_eval(
             "p_at_k": retrieval.recall(question.example, Tier.POSITIVE),
             "n1_at_k": retrieval.recall(question.example, Tier.DISTRACTOR),
             "retrieved": {"indices": retrieval.indices, "ids": retrieval.ids, "tiers": retrieval.tiers},
+            "retrieval_ms": round(1000.0 * retrieval.seconds, 3),
             "llm_model": llm_model,
             "answer_key": key,
             "cached": cached,
@@ -528,12 +607,13 @@ def run_qa_eval(
         queries=config.queries,
         f1_style=f1_style,
         n_questions=len(questions),
-        models=_summarise(questions, labels, list(config.models), done),
+        models=_summarise(questions, labels, [run[1] for run in runs], done),
         llm_calls=calls,
         cache_hits=cache_hits,
         errors=errors,
         output_dir=str(out),
         elapsed_s=round(time.perf_counter() - started, 2),
+        reranker=None if reranker is None else {**reranker.describe(), "fetch_k": fetch_k},
     )
     _write_per_question(out, questions, labels, done)
     (out / _SUMMARY_FILE).write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", "utf-8")
@@ -552,6 +632,8 @@ def _summarise(
         summary: dict[str, Any] = {"model": label, "spec": str(spec), "n": len(rows)}
         for name, key in (("P@k", "p_at_k"), ("N1@k", "n1_at_k"), ("EM", "em"), ("F1", "f1")):
             summary[name] = round(100.0 * float(np.mean([r[key] for r in rows])), 2) if rows else float("nan")
+        timed = [float(r["retrieval_ms"]) for r in rows if "retrieval_ms" in r]
+        summary["ms/query"] = round(float(np.mean(timed)), 2) if timed else float("nan")
         if label != baseline:
             outcome: Counter[str] = Counter()
             for q in questions:
@@ -612,13 +694,25 @@ def format_table(result: QAEvalResult | dict[str, Any]) -> str:
         f"**{r['dataset']}**: {r['n_questions']} questions, {view}, top-{k} {_SETTING_TEXT[r['setting']]}; "
         f"reader (LLM): `{r['llm_model']}`; F1 as in the {r['f1_style']} script",
         "",
-        f"| retriever | P@{k} | N1@{k} | EM | F1 | F1 wins / ties / losses vs {r['models'][0]['model']} |",
-        "|---|---:|---:|---:|---:|---:|",
+        f"| retriever | P@{k} | N1@{k} | EM | F1 | ms/query | F1 wins / ties / losses vs {r['models'][0]['model']} |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for m in r["models"]:
         name = m["model"] if m["n"] == r["n_questions"] else f"{m['model']} (answered {m['n']})"
         versus = f"{m['wins']} / {m['ties']} / {m['losses']}" if "wins" in m else "–"
-        lines.append(f"| {name} | {m['P@k']:.1f} | {m['N1@k']:.1f} | {m['EM']:.1f} | {m['F1']:.1f} | {versus} |")
+        ms = m.get("ms/query", float("nan"))
+        latency = f"{ms:.1f}" if ms == ms else "–"
+        lines.append(
+            f"| {name} | {m['P@k']:.1f} | {m['N1@k']:.1f} | {m['EM']:.1f} | {m['F1']:.1f} | {latency} | {versus} |"
+        )
+    lines.append("")
+    lines.append("ms/query: mean retrieval latency (query encoding, search, reranking), one question at a time.")
+    rerank = r.get("reranker")
+    if rerank:
+        lines.append(
+            f"+ reranker: the retriever's top {rerank['fetch_k']} chunks rescored by the cross-encoder "
+            f"`{rerank['name']}` (fingerprint {rerank['fingerprint']}), the best {k} given to the reader."
+        )
     return "\n".join(lines)
 
 

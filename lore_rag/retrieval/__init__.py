@@ -16,16 +16,19 @@ hits = Retriever(store, LoreEncoder.load("runs/lore")).search("who directed ..."
 from __future__ import annotations
 
 from lore_rag.retrieval.chunking import Chunk, Document, chunk_documents, chunk_id, chunk_text, iter_documents
+from lore_rag.retrieval.rerank import DEFAULT_FETCH_K, Reranker
 from lore_rag.retrieval.retriever import IndexReport, Retriever, compare, index_paths, raw_counterpart
 from lore_rag.retrieval.store import DEFAULT_COLLECTION, ChromaStore, Hit, StoreError, default_store_path
 
 __all__ = [
     "DEFAULT_COLLECTION",
+    "DEFAULT_FETCH_K",
     "ChromaStore",
     "Chunk",
     "Document",
     "Hit",
     "IndexReport",
+    "Reranker",
     "Retriever",
     "StoreError",
     "chunk_documents",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lore_rag.errors import ConfigError, DataError
@@ -14,10 +15,12 @@ from lore_rag.retrieval.store import ChromaStore, Hit
 
 if TYPE_CHECKING:
     from lore_rag.models.encoder import LoreEncoder
+    from lore_rag.retrieval.rerank import Reranker
 
 __all__ = [
     "IndexReport",
     "Retriever",
+    "SearchTimings",
     "compare",
     "format_hits",
     "format_side_by_side",
@@ -32,33 +35,89 @@ logger = logging.getLogger(__name__)
 _QUERY_BATCH = 256
 
 
+@dataclass
+class SearchTimings:
+    """Wall time of searches made one query at a time, as a deployed retriever serves them.
+
+    Attributes:
+        retrieval: Seconds per query of the first stage (query encoding and the vector search).
+        rerank: Seconds per query of the reranker (all zero without one).
+    """
+
+    retrieval: list[float] = field(default_factory=list)
+    rerank: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, float]:
+        """Latency in milliseconds: ``ms/query`` (mean), ``ms/query p50`` / ``ms/query p95`` and ``rerank ms/query``.
+
+        The first three are of the whole search (first stage plus reranker); the last is the reranker's mean share.
+        """
+        import numpy as np
+
+        if not self.retrieval:
+            return {"ms/query": float("nan"), "ms/query p50": float("nan"), "ms/query p95": float("nan"),
+                    "rerank ms/query": float("nan")}  # fmt: skip
+        total = 1000.0 * (np.asarray(self.retrieval) + np.asarray(self.rerank))
+        return {
+            "ms/query": float(total.mean()),
+            "ms/query p50": float(np.percentile(total, 50)),
+            "ms/query p95": float(np.percentile(total, 95)),
+            "rerank ms/query": float(1000.0 * np.mean(self.rerank)),
+        }
+
+
 class Retriever:
-    """Search a :class:`ChromaStore` with an encoder's query side.
+    """Search a :class:`ChromaStore` with an encoder's query side, optionally reranking with a cross-encoder.
 
     Args:
         store: The collection to search.
         encoder: Its query side embeds the queries; its document side must be the one that built the store.
         k: Default number of hits.
+        reranker: A :class:`~lore_rag.retrieval.rerank.Reranker`: the store's top ``fetch_k`` chunks are
+            rescored by it and the best ``k`` kept (``None``: the encoder's ranking as it is).
+        fetch_k: Chunks fetched for the reranker (default
+            :data:`~lore_rag.retrieval.rerank.DEFAULT_FETCH_K`; never fewer than the ``k`` asked for).
 
     Raises:
         StoreError: when the store was built by another document encoder.
+        ConfigError: for ``k`` or ``fetch_k`` below 1.
     """
 
-    def __init__(self, store: ChromaStore, encoder: LoreEncoder, *, k: int = 10) -> None:
+    def __init__(
+        self,
+        store: ChromaStore,
+        encoder: LoreEncoder,
+        *,
+        k: int = 10,
+        reranker: Reranker | None = None,
+        fetch_k: int | None = None,
+    ) -> None:
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}")
+        if fetch_k is not None and fetch_k < 1:
+            raise ConfigError(f"fetch_k must be at least 1, got {fetch_k}")
         store.check_encoder(encoder)
         self.store = store
         self.encoder = encoder
         self.k = k
+        self.reranker = reranker
+        self.fetch_k = fetch_k
 
     @property
     def name(self) -> str:
-        """The encoder's name."""
-        return self.encoder.name
+        """The encoder's name, with the reranker's when there is one."""
+        return self.encoder.name if self.reranker is None else f"{self.encoder.name} + {self.reranker.name}"
+
+    def fetch_depth(self, k: int) -> int:
+        """Chunks fetched from the store for ``k`` hits: ``k`` alone, or ``max(fetch_k, k)`` with a reranker."""
+        if self.reranker is None:
+            return k
+        from lore_rag.retrieval.rerank import DEFAULT_FETCH_K
+
+        return max(self.fetch_k or DEFAULT_FETCH_K, k)
 
     def search(self, query: str, k: int | None = None, *, where: dict[str, Any] | None = None) -> list[Hit]:
-        """The top-``k`` chunks for one query, best first."""
+        """The top-``k`` chunks for one query, best first (reranked when the retriever has a reranker)."""
         if not isinstance(query, str):
             raise TypeError(f"query must be a string, got {type(query).__name__}")
         return self.search_many([query], k, where=where)[0]
@@ -66,18 +125,66 @@ class Retriever:
     def search_many(
         self, queries: Sequence[str], k: int | None = None, *, where: dict[str, Any] | None = None
     ) -> list[list[Hit]]:
-        """The top-``k`` chunks for each query (queries embedded in batches)."""
+        """The top-``k`` chunks for each query (queries embedded in batches, pairs reranked in batches)."""
+        self._check_queries(queries)
+        k = k or self.k
+        if k < 1:
+            raise ConfigError(f"k must be at least 1, got {k}")
+        depth = self.fetch_depth(k)
+        results: list[list[Hit]] = []
+        for start in range(0, len(queries), _QUERY_BATCH):
+            part = list(queries[start : start + _QUERY_BATCH])
+            vectors = self.encoder.embed_queries(part, show_progress=False)
+            first = self.store.query(vectors, depth, where=where)
+            if self.reranker is not None:
+                results.extend([list[Hit](hits) for hits in self.reranker.rerank_many(part, first, k)])
+            else:
+                results.extend(first)
+        return results
+
+    def search_timed(
+        self,
+        queries: Sequence[str],
+        k: int | None = None,
+        *,
+        where: dict[str, Any] | None = None,
+        show_progress: bool = False,
+    ) -> tuple[list[list[Hit]], SearchTimings]:
+        """:meth:`search_many` one query at a time, timing the first stage and the reranker of each query.
+
+        This is the latency a user of a deployed retriever sees (no batching across queries); the hits are the
+        same as :meth:`search_many`'s. ``show_progress`` shows a progress bar over the queries.
+        """
+        from tqdm.auto import tqdm
+
+        self._check_queries(queries)
+        k = k or self.k
+        if k < 1:
+            raise ConfigError(f"k must be at least 1, got {k}")
+        depth = self.fetch_depth(k)
+        timings = SearchTimings()
+        results: list[list[Hit]] = []
+        for query in tqdm(queries, desc=f"search {self.name}", disable=not show_progress, leave=False):
+            started = time.perf_counter()
+            vector = self.encoder.embed_queries([query], show_progress=False)
+            hits = self.store.query(vector, depth, where=where)[0]
+            fetched = time.perf_counter()
+            timings.retrieval.append(fetched - started)
+            if self.reranker is not None:
+                hits = list(self.reranker.rerank(query, hits, k))
+                timings.rerank.append(time.perf_counter() - fetched)
+            else:
+                timings.rerank.append(0.0)
+            results.append(hits)
+        return results, timings
+
+    @staticmethod
+    def _check_queries(queries: Sequence[str]) -> None:
         if isinstance(queries, str):
             raise TypeError("pass a list of queries, not a single string")
         for i, query in enumerate(queries):
             if not isinstance(query, str) or not query.strip():
                 raise DataError(f"query {i} is empty or not a string")
-        results: list[list[Hit]] = []
-        for start in range(0, len(queries), _QUERY_BATCH):
-            part = list(queries[start : start + _QUERY_BATCH])
-            vectors = self.encoder.embed_queries(part, show_progress=False)
-            results.extend(self.store.query(vectors, k or self.k, where=where))
-        return results
 
 
 def raw_counterpart(encoder: LoreEncoder, *, name: str = "raw") -> LoreEncoder:
@@ -99,8 +206,19 @@ def compare(
     k: int = 10,
     *,
     where: dict[str, Any] | None = None,
+    reranker: Reranker | None = None,
+    fetch_k: int | None = None,
 ) -> list[dict[str, list[Hit]]]:
     """Search the same store with several encoders (e.g. raw and LORE), for side-by-side display.
+
+    Args:
+        store: The collection all encoders search.
+        encoders: ``{name: encoder}`` or a list (named by ``encoder.name``).
+        queries: The queries.
+        k: Hits per query and encoder.
+        where: Chroma metadata filter.
+        reranker: When given, each encoder's top ``fetch_k`` is reranked by it (see :class:`Retriever`).
+        fetch_k: Chunks fetched for the reranker.
 
     Returns:
         One dict per query, mapping each encoder's name to its hits.
@@ -109,7 +227,7 @@ def compare(
         StoreError: when an encoder's document side did not build the store.
     """
     named = name_encoders(encoders)
-    retrievers = {name: Retriever(store, enc, k=k) for name, enc in named.items()}
+    retrievers = {name: Retriever(store, enc, k=k, reranker=reranker, fetch_k=fetch_k) for name, enc in named.items()}
     per_model = {name: r.search_many(queries, k, where=where) for name, r in retrievers.items()}
     return [{name: per_model[name][i] for name in named} for i in range(len(queries))]
 
