@@ -7,6 +7,9 @@
 * LangChain (``pip install 'lore-rag[langchain]'``): :class:`~lore_rag.integrations.langchain.LoreEmbeddings`,
   :class:`~lore_rag.integrations.langchain.LoreRetriever`, :func:`~lore_rag.integrations.langchain.lore_chroma`,
   :class:`~lore_rag.integrations.langchain.LoreChatModel`.
+* Rerankers (a cross-encoder over the top ``fetch_k``): LangChain's document compressor
+  :class:`~lore_rag.integrations.langchain_rerank.LoreRerankCompressor` and LlamaIndex's node postprocessor
+  :class:`~lore_rag.integrations.llama_index_rerank.LoreRerankPostprocessor`.
 
 ``import lore_rag.integrations`` works without either framework; asking for one of these names without its
 framework raises ImportError saying what to install.
@@ -23,6 +26,8 @@ __all__ = [
     "LoreEmbeddings",
     "LoreFinetuneEngine",
     "LoreLLM",
+    "LoreRerankCompressor",
+    "LoreRerankPostprocessor",
     "LoreRetriever",
     "lore_chroma",
     "lore_vector_store",
@@ -37,6 +42,8 @@ _WHERE = {
     "LoreEmbeddings": "langchain",
     "LoreRetriever": "langchain",
     "lore_chroma": "langchain",
+    "LoreRerankCompressor": "langchain_rerank",
+    "LoreRerankPostprocessor": "llama_index_rerank",
 }
 
 
