@@ -26,6 +26,7 @@ logger = logging.getLogger("lore_rag")
 _COMMANDS = (
     "train",
     "evaluate",
+    "tradeoff",
     "index",
     "query",
     "convert",
