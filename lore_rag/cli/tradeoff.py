@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     for f in dataclasses.fields(TradeoffConfig):
         flag = _FLAG_NAMES.get(f.name, "--" + f.name.replace("_", "-"))
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc,operator]
-        help_text = f"{f.metadata.get('help', '')} (default: {default})"
+        help_text = f.metadata.get("help", "") + (f" (default: {default})" if default not in (None, []) else "")
         hint = hints[f.name]
         if hint is bool:
             parser.add_argument(
