@@ -15,8 +15,9 @@ Independent of ``lore_rag.training``: the trainer here is sentence-transformers'
         --plain ../shared/data/raw/hotpotqa_dev_distractor.jsonl --checkpoint lore-output/lore
     python benchmarks/bench_mnrl.py --train-rows 32 --max-steps 2 --eval-rows 10    # a quick check
 
-The full run (757 bundled rows, 1 epoch, batch 32) prints its training and re-indexing time; the README lists
-what it printed on this repository's shared 2-core CPU.
+The full run (757 bundled rows, about 1,800 query-positive pairs, 1 epoch, batch 32) prints its training and
+re-indexing time. It was not run on this repository's shared 2-core CPU yet: two steps of a tiny configuration took
+73 s there under load, so the full run needs a quieter machine (issue 12 quotes ~25x LORE's training time).
 """
 
 from __future__ import annotations
