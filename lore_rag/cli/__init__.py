@@ -29,6 +29,7 @@ logger = logging.getLogger("lore_rag")
 _COMMANDS = (
     "train",
     "evaluate",
+    "tradeoff",
     "index",
     "query",
     "convert",

@@ -1,9 +1,30 @@
-"""``lore-rag eval``: paper-protocol (or corpus-wide) metrics of raw models and checkpoints on tiered files."""
+"""``lore-rag eval``: paper-protocol and corpus-wide metrics of raw models and checkpoints, with paired CIs.
+
+Every model is compared with a baseline (the raw model unless ``--baseline``): the paired difference per metric with
+a bootstrap confidence interval over questions (and seeds).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lore_rag.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from lore_rag.data.schema import Example
+    from lore_rag.evaluation.runner import ModelGroup
+    from lore_rag.retrieval.rerank import Reranker
+
+#: Metrics compared against the baseline, per protocol and view (``{k}`` is each cut-off).
+_CANDIDATE_METRICS = {"rewritten": ("P@{k}", "N1@{k}"), "original": ("P@{k}",)}
+_CORPUS_METRICS = {
+    "rewritten": ("P@{k}", "MRR@10", "nDCG@10", "N1@{k}"),
+    "original": ("P@{k}", "MRR@10", "nDCG@10"),
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,10 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     parser = sub.add_parser(
         "eval",
-        help="evaluate raw models and LORE checkpoints: P@k and N1@k, rewritten and original queries",
+        help="evaluate raw models and LORE checkpoints: P@k and N1@k, rewritten and original queries, with CIs",
         description=(
-            "Rank each query's own candidates (paper protocol) or, with --mode corpus, search one index of all "
-            "chunks; report P-recall@k (higher is better) and N1-recall@k (lower is better)."
+            "Rank each query's own candidates (paper protocol) and/or, with --mode corpus or both, search one index "
+            "of all chunks; report P-recall@k (higher is better) and N1-recall@k (lower is better), and each "
+            "model's paired difference from the baseline (the raw model unless --baseline) with a bootstrap "
+            "confidence interval over questions (and seeds, for NAME=DIR1,DIR2,...)."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -27,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         default=["raw"],
         metavar="DIR|raw",
-        help="checkpoint folders (a training output folder or its best/), 'raw' or 'raw:MODEL'",
+        help="checkpoint folders (a training output folder or its best/), 'raw' or 'raw:MODEL'; "
+        "NAME=DIR1,DIR2,... makes one model of several seeds",
     )
     parser.add_argument(
         "--data", nargs="+", metavar="FILE", help="tiered JSONL files or folders (default: bundled validation)"
@@ -35,7 +59,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", metavar="OUT", help="also write the numbers to this JSON file")
     parser.add_argument("--ks", type=positive_int, nargs="+", default=[3, 5, 10], help="cut-offs (each at least 1)")
     parser.add_argument(
-        "--mode", choices=["candidates", "corpus"], default="candidates", help="paper protocol or one shared index"
+        "--mode",
+        choices=["candidates", "corpus", "both"],
+        default="candidates",
+        help="paper protocol (each query's own candidates), one shared index of all chunks, or both",
     )
     parser.add_argument(
         "--store", metavar="DIR", help="corpus mode: Chroma folder to build the index in (default: a temporary one)"
@@ -43,58 +70,220 @@ def register(sub: argparse._SubParsersAction) -> None:
     from lore_rag.cli.rerank_options import add_reranker_options
 
     add_reranker_options(parser, what="each model's")  # corpus mode only
+    _add_comparison_options(parser)
     parser.add_argument("--device", default=None, help="torch device")
     parser.add_argument("--show-progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Evaluate and print one table per file."""
-    from lore_rag.cli.options import check_output_file
-    from lore_rag.defaults import bundled_validation_path
-    from lore_rag.evaluation.report import format_table, write_json
-    from lore_rag.evaluation.runner import load_encoders
+def _add_comparison_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("paired comparison")
+    group.add_argument(
+        "--baseline",
+        metavar="NAME",
+        help="model every other is compared with (default: the raw model; added automatically when only "
+        "checkpoints are given)",
+    )
+    group.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples (>= 1000)")
+    group.add_argument("--confidence", type=float, default=0.95, help="confidence of the intervals")
+    group.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the resampling")
+    group.add_argument(
+        "--only-ids",
+        metavar="FILE",
+        help="evaluate only the rows whose id is in FILE (JSONL rows with an 'id', or one id per line); e.g. the "
+        "plain HotpotQA questions of the test ids",
+    )
 
+
+def _check_args(args: argparse.Namespace) -> None:
+    if args.bootstrap < 1000:
+        raise ConfigError(f"--bootstrap: at least 1000 resamples, got {args.bootstrap}")
+    if not (math.isfinite(args.confidence) and 0 < args.confidence < 1):
+        raise ConfigError(f"--confidence: must be between 0 and 1, got {args.confidence}")
+    if any(k < 1 for k in args.ks):
+        raise ConfigError(f"--ks: cut-offs must be positive integers, got {args.ks}")
+
+
+def read_id_list(path: str) -> set[str]:
+    """Ids from a JSONL file (each row's ``id``) or a plain list (one per line; blank lines and ``#`` skipped).
+
+    Raises:
+        DataError: for a missing file, a JSON row without an id, or no ids at all.
+    """
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"--only-ids {file}: cannot read it ({exc})") from exc
+    ids: set[str] = set()
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("{"):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{file}:{number}: not valid JSON ({exc.msg})") from exc
+            if not isinstance(row, dict) or row.get("id") in (None, ""):
+                raise DataError(f"{file}:{number}: field 'id': missing")
+            ids.add(str(row["id"]))
+        else:
+            ids.add(line)
+    if not ids:
+        raise DataError(f"--only-ids {file}: no ids in it")
+    return ids
+
+
+def _pick_baseline(groups: list[ModelGroup], wanted: str | None) -> str | None:
+    from lore_rag.evaluation.runner import add_raw_baseline
+
+    names = [g.name for g in groups]
+    if wanted is not None:
+        if wanted not in names:
+            raise ConfigError(f"--baseline {wanted}: not among the models ({', '.join(names)})")
+        return wanted
+    raw = add_raw_baseline(groups)
+    if raw is not None:
+        if raw.name in names:
+            raw.name = "raw (base)"
+        groups.insert(0, raw)
+        return raw.name
+    return next(g.name for g in groups if any(enc.is_raw for enc in g.encoders))
+
+
+def _metric_names(template: dict[str, tuple[str, ...]], ks: list[int]) -> dict[str, list[str]]:
+    return {
+        view: [name.format(k=k) for name in names for k in (ks if "{k}" in name else [None])]
+        for view, names in template.items()
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate and print, per file, the metric tables and the paired differences from the baseline."""
+    from lore_rag.cli.options import check_output_file
+    from lore_rag.data.io import expand_paths, read_examples
+    from lore_rag.defaults import bundled_validation_path
+    from lore_rag.evaluation.report import write_json
+    from lore_rag.evaluation.runner import load_model_groups
+
+    _check_args(args)
     if args.json:  # before any model is loaded: a bad --json fails in a second, not after the evaluation
         check_output_file(args.json, "--json")
-    files = args.data or [str(bundled_validation_path())]
-    from lore_rag.data.io import expand_paths
+    if args.mode == "candidates" and (args.reranker or args.fetch_k is not None):
+        raise ConfigError("--reranker / --fetch-k work with --mode corpus or both (one index of all chunks)")
+    ks = sorted(set(args.ks))
+    only = read_id_list(args.only_ids) if args.only_ids else None
+    paths = expand_paths(args.data or [str(bundled_validation_path())])
+    from lore_rag.cli.rerank_options import load_reranker
 
-    expand_paths(files)  # a missing file or empty folder fails before the models load
-    if args.mode != "corpus" and (args.reranker or args.fetch_k is not None):
-        from lore_rag.errors import ConfigError
-
-        raise ConfigError("--reranker / --fetch-k work with --mode corpus (one index of all chunks)")
-    encoders = load_encoders(args.models, device=args.device)
-    if args.mode == "corpus":
-        from lore_rag.cli.rerank_options import load_reranker
-        from lore_rag.data.io import read_examples
-        from lore_rag.evaluation.corpus import evaluate_corpus, format_corpus_table
-
-        reranker, fetch_k = load_reranker(args, max([*args.ks, 10]))
-        output = {}
-        for path in expand_paths(files):
-            result = evaluate_corpus(
-                encoders,
-                read_examples(path),
-                ks=tuple(args.ks),
-                store_dir=args.store,
-                show_progress=args.show_progress,
-                reranker=reranker,
-                fetch_k=fetch_k,
+    reranker, fetch_k = load_reranker(args, max([*ks, 10])) if args.mode != "candidates" else (None, None)
+    groups = load_model_groups(args.models, device=args.device)
+    baseline = _pick_baseline(groups, args.baseline) if len(groups) > 1 or args.baseline else None
+    if baseline is None and any(not enc.is_raw for g in groups for enc in g.encoders):
+        baseline = _pick_baseline(groups, None)
+    modes = ["candidates", "corpus"] if args.mode == "both" else [args.mode]
+    output: dict[str, Any] = {
+        "mode": args.mode,
+        "baseline": baseline,
+        "bootstrap": {"resamples": args.bootstrap, "confidence": args.confidence, "seed": args.bootstrap_seed},
+        "models": {g.name: [str(enc.manifest.get("path", enc.name)) for enc in g.encoders] for g in groups},
+        "files": {},
+    }
+    for path in paths:
+        examples = read_examples(path)
+        if only is not None:
+            examples = [e for e in examples if e.id is not None and str(e.id) in only]
+            if not examples:
+                raise DataError(f"{path}: no row has an id listed in --only-ids {args.only_ids}")
+        entry: dict[str, Any] = {"n_rows": len(examples)}
+        if "candidates" in modes:
+            entry["candidates"] = _run_candidates(args, groups, examples, ks, baseline, Path(path).name)
+        if "corpus" in modes:
+            entry["corpus"] = _run_corpus(
+                args, groups, examples, ks, baseline, Path(path).name, reranker=reranker, fetch_k=fetch_k
             )
-            output[str(path)] = result
-            print(f"**{Path(path).name}** (corpus-wide, one index of all chunks)\n")
-            print(format_corpus_table(result))
-            print()
-    else:
-        from lore_rag.evaluation.runner import evaluate_models
-
-        output = evaluate_models(encoders, files, ks=args.ks, show_progress=args.show_progress)
-        for file, by_model in output.items():
-            print(format_table(by_model, ks=args.ks, title=f"**{Path(file).name}**"))
-            print()
+        output["files"][str(path)] = entry
     if args.json:
         write_json(output, args.json)
         print(f"wrote {args.json}")
     return 0
+
+
+def _differences(
+    args: argparse.Namespace, per_query: dict[str, Any], baseline: str | None, metrics: dict[str, list[str]]
+) -> dict[str, Any]:
+    from lore_rag.evaluation.runner import compare_with_baseline
+
+    if baseline is None:
+        return {}
+    return compare_with_baseline(
+        per_query, baseline, metrics, n_resamples=args.bootstrap, confidence=args.confidence, seed=args.bootstrap_seed
+    )
+
+
+def _run_candidates(
+    args: argparse.Namespace,
+    groups: list[ModelGroup],
+    examples: list[Example],
+    ks: list[int],
+    baseline: str | None,
+    label: str,
+) -> dict[str, Any]:
+    from lore_rag.evaluation.report import differences_to_json, format_differences, format_table, to_jsonable
+    from lore_rag.evaluation.runner import evaluate_groups_candidates
+
+    result = evaluate_groups_candidates(groups, examples, ks=ks, show_progress=args.show_progress)
+    models = {name: runs if len(runs) > 1 else runs[0] for name, runs in result["models"].items()}
+    print(format_table(models, ks=ks, title=f"**{label}** (each query's own candidates)"))
+    print()
+    diffs = _differences(args, result["per_query"], baseline, _metric_names(_CANDIDATE_METRICS, ks))
+    for view, by_model in diffs.items():
+        print(format_differences(by_model, baseline=str(baseline), title=f"{label}, {view} queries, candidate sets:"))
+        print()
+    return {
+        "models": to_jsonable(models),
+        "differences": differences_to_json(diffs),
+        "per_query": to_jsonable(result["per_query"]),
+        "ids": result["ids"],
+    }
+
+
+def _run_corpus(
+    args: argparse.Namespace,
+    groups: list[ModelGroup],
+    examples: list[Example],
+    ks: list[int],
+    baseline: str | None,
+    label: str,
+    *,
+    reranker: Reranker | None = None,
+    fetch_k: int | None = None,
+) -> dict[str, Any]:
+    from lore_rag.evaluation.corpus import format_corpus_table
+    from lore_rag.evaluation.report import differences_to_json, format_differences, to_jsonable
+    from lore_rag.evaluation.runner import evaluate_groups_corpus
+
+    result = evaluate_groups_corpus(
+        groups,
+        examples,
+        ks=ks,
+        store_dir=args.store,
+        show_progress=args.show_progress,
+        reranker=reranker,
+        fetch_k=fetch_k,
+    )
+    for view, table in result["views"].items():
+        print(f"**{label}** ({view} queries, corpus-wide: one index of all chunks)\n")
+        print(format_corpus_table(table))
+        print()
+    diffs = _differences(args, result["per_query"], baseline, _metric_names(_CORPUS_METRICS, ks))
+    for view, by_model in diffs.items():
+        print(format_differences(by_model, baseline=str(baseline), title=f"{label}, {view} queries, corpus-wide:"))
+        print()
+    return {
+        "views": to_jsonable(result["views"]),
+        "differences": differences_to_json(diffs),
+        "per_query": to_jsonable(result["per_query"]),
+        "ids": result["ids"],
+    }

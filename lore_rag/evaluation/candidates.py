@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,11 +19,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_KS",
+    "ViewResult",
     "candidate_metrics",
     "evaluate_candidates",
+    "evaluate_candidates_detailed",
+    "example_ids",
+    "per_question_metrics",
     "rank_candidates",
     "recall_at_k",
     "score_candidates",
+    "view_subsets",
 ]
 
 logger = logging.getLogger(__name__)
@@ -67,6 +73,28 @@ def score_candidates(
     return out
 
 
+def per_question_metrics(
+    scores: Sequence[np.ndarray], examples: Sequence[Example], ks: Sequence[int] = DEFAULT_KS
+) -> dict[str, np.ndarray]:
+    """P-recall@k and N1-recall@k of each question (in percent), for paired comparisons and bootstrap intervals.
+
+    Returns:
+        ``{"P@3": array[n_examples], "N1@3": ..., ...}``, in the order of ``examples``.
+    """
+    if len(scores) != len(examples):
+        raise ValueError(f"{len(scores)} score lists for {len(examples)} examples")
+    orders = [rank_candidates(s) for s in scores]
+    result: dict[str, np.ndarray] = {}
+    for k in ks:
+        result[f"P@{k}"] = 100.0 * np.array(
+            [recall_at_k(o, e.tiers, Tier.POSITIVE, k) for o, e in zip(orders, examples)], dtype=np.float64
+        )
+        result[f"N1@{k}"] = 100.0 * np.array(
+            [recall_at_k(o, e.tiers, Tier.DISTRACTOR, k) for o, e in zip(orders, examples)], dtype=np.float64
+        )
+    return result
+
+
 def candidate_metrics(
     scores: Sequence[np.ndarray], examples: Sequence[Example], ks: Sequence[int] = DEFAULT_KS
 ) -> dict[str, float]:
@@ -75,19 +103,58 @@ def candidate_metrics(
     Returns:
         ``{"P@3": ..., "N1@3": ..., ..., "sim_P": ..., "sim_N1": ..., "sim_N2": ..., "n": ...}``.
     """
-    if len(scores) != len(examples):
-        raise ValueError(f"{len(scores)} score lists for {len(examples)} examples")
+    per_question = per_question_metrics(scores, examples, ks)
     result: dict[str, float] = {}
     for k in ks:
-        p = [recall_at_k(rank_candidates(s), e.tiers, Tier.POSITIVE, k) for s, e in zip(scores, examples)]
-        n1 = [recall_at_k(rank_candidates(s), e.tiers, Tier.DISTRACTOR, k) for s, e in zip(scores, examples)]
-        result[f"P@{k}"] = 100.0 * float(np.mean(p)) if p else 0.0
-        result[f"N1@{k}"] = 100.0 * float(np.mean(n1)) if n1 else 0.0
+        for name in (f"P@{k}", f"N1@{k}"):
+            values = per_question[name]
+            result[name] = float(values.mean()) if len(values) else 0.0
     for tier, name in ((Tier.POSITIVE, "sim_P"), (Tier.DISTRACTOR, "sim_N1"), (Tier.NEGATIVE, "sim_N2")):
-        values = [float(v) for s, e in zip(scores, examples) for v, t in zip(s, e.tiers) if t == tier]
-        result[name] = float(np.mean(values)) if values else float("nan")
+        sims = [float(v) for s, e in zip(scores, examples) for v, t in zip(s, e.tiers) if t == tier]
+        result[name] = float(np.mean(sims)) if sims else float("nan")
     result["n"] = float(len(examples))
     return result
+
+
+@dataclass
+class ViewResult:
+    """One view's candidate-set evaluation: mean metrics plus each question's values.
+
+    Attributes:
+        metrics: As :func:`candidate_metrics`.
+        per_query: As :func:`per_question_metrics`, in the order of ``ids``.
+        ids: The example id of each question (its position in the file when it has none).
+    """
+
+    metrics: dict[str, float]
+    per_query: dict[str, np.ndarray] = field(default_factory=dict)
+    ids: list[str] = field(default_factory=list)
+
+
+def view_subsets(examples: Sequence[Example], views: Sequence[str]) -> dict[str, list[Example]]:
+    """The examples each view ranks with (see :func:`evaluate_candidates`); views with no rows are left out."""
+    out: dict[str, list[Example]] = {}
+    rewritten_data = any(e.original_query for e in examples)
+    for view in views:
+        if view == "rewritten":
+            if not rewritten_data:
+                continue
+            subset = list(examples)
+        elif view == "original":
+            if rewritten_data:
+                subset = [e.as_original() for e in examples if e.original_query]
+            else:
+                subset = list(examples)
+        else:
+            raise ValueError(f"unknown view {view!r}: use 'rewritten' or 'original'")
+        if subset:
+            out[view] = subset
+    return out
+
+
+def example_ids(examples: Sequence[Example]) -> list[str]:
+    """Each example's id, or its position when it has none."""
+    return [str(e.id) if e.id is not None and str(e.id) else f"#{i}" for i, e in enumerate(examples)]
 
 
 def evaluate_candidates(
@@ -116,24 +183,34 @@ def evaluate_candidates(
     Returns:
         ``{view: metrics}`` as in :func:`candidate_metrics`.
     """
+    detailed = evaluate_candidates_detailed(
+        encoder, examples, ks=ks, views=views, embed_documents=embed_documents, show_progress=show_progress
+    )
+    return {view: result.metrics for view, result in detailed.items()}
+
+
+def evaluate_candidates_detailed(
+    encoder: LoreEncoder,
+    examples: Sequence[Example],
+    *,
+    ks: Sequence[int] = DEFAULT_KS,
+    views: Sequence[str] = ("rewritten", "original"),
+    embed_documents: Callable[[list[str]], np.ndarray] | None = None,
+    show_progress: bool = False,
+) -> dict[str, ViewResult]:
+    """As :func:`evaluate_candidates`, also keeping each question's P@k and N1@k (for paired bootstrap intervals).
+
+    Returns:
+        ``{view: ViewResult}``; questions are in file order, so two encoders' arrays pair up question by question.
+    """
     embed = embed_documents or (lambda texts: encoder.embed_documents(texts, show_progress=show_progress))
-    result: dict[str, dict[str, float]] = {}
-    rewritten_data = any(e.original_query for e in examples)
-    for view in views:
-        if view == "rewritten":
-            if not rewritten_data:
-                continue
-            subset = list(examples)
-        elif view == "original":
-            if rewritten_data:
-                subset = [e.as_original() for e in examples if e.original_query]
-            else:
-                subset = list(examples)
-        else:
-            raise ValueError(f"unknown view {view!r}: use 'rewritten' or 'original'")
-        if not subset:
-            continue
+    result: dict[str, ViewResult] = {}
+    for view, subset in view_subsets(examples, views).items():
         query_vectors = encoder.embed_queries([e.query for e in subset], show_progress=show_progress)
         scores = score_candidates(query_vectors, subset, embed)
-        result[view] = candidate_metrics(scores, subset, ks)
+        result[view] = ViewResult(
+            metrics=candidate_metrics(scores, subset, ks),
+            per_query=per_question_metrics(scores, subset, ks),
+            ids=example_ids(subset),
+        )
     return result

@@ -27,6 +27,7 @@ import math
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +40,16 @@ if TYPE_CHECKING:
     from lore_rag.models.encoder import LoreEncoder
     from lore_rag.retrieval.rerank import Reranker
 
-__all__ = ["DEFAULT_KS", "evaluate_corpus", "format_corpus_table", "query_metrics"]
+__all__ = [
+    "DEFAULT_KS",
+    "CorpusTask",
+    "corpus_task",
+    "evaluate_corpus",
+    "exact_corpus_per_query",
+    "format_corpus_table",
+    "per_query_arrays",
+    "query_metrics",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -271,3 +281,108 @@ def format_corpus_table(result: Mapping[str, Any]) -> str:
             f"`{rerank['name']}` (fingerprint {rerank['fingerprint']})."
         )
     return "\n".join(lines)
+
+
+def per_query_arrays(result: Mapping[str, Any], model: str) -> dict[str, np.ndarray]:
+    """One model's per-query metrics from an :func:`evaluate_corpus` result made with ``per_query=True``.
+
+    Returns:
+        ``{metric: array[n_queries]}`` in query order (the same for every model of one result), for paired
+        comparisons and bootstrap intervals.
+
+    Raises:
+        ConfigError: when the result holds no per-query rows for ``model``.
+    """
+    rows = (result.get("per_query") or {}).get(model)
+    if rows is None:
+        raise ConfigError(f"no per-query results for {model!r}: call evaluate_corpus(..., per_query=True)")
+    if not rows:
+        return {}
+    keys = [k for k in rows[0] if k not in ("id", "top")]
+    return {key: np.array([row[key] for row in rows], dtype=np.float64) for key in keys}
+
+
+@dataclass
+class CorpusTask:
+    """The chunks and judgements of a corpus-wide evaluation, independent of any encoder.
+
+    Attributes:
+        texts: Distinct chunk texts of all examples, in first-seen order (the index).
+        ids: Chunk id of each text (as the Chroma index uses).
+        examples: The examples that are judged (those with a positive, and with an ``original_query`` when asked).
+        queries: The query text of each judged example.
+        judged: ``(positive ids, distractor ids)`` of each judged example.
+        query_field: ``"query"`` or ``"original_query"``.
+    """
+
+    texts: list[str]
+    ids: list[str]
+    examples: list[Example]
+    queries: list[str]
+    judged: list[tuple[set[str], set[str]]]
+    query_field: str
+
+
+def corpus_task(examples: Sequence[Example], *, query_field: str = "query") -> CorpusTask:
+    """Chunks, queries and judgements for a corpus-wide evaluation of ``examples`` (see :func:`evaluate_corpus`).
+
+    Raises:
+        ConfigError: for an unknown ``query_field``.
+        DataError: when no example has a positive chunk (or an ``original_query`` when asked for).
+    """
+    from lore_rag.retrieval.chunking import chunk_id
+
+    if query_field not in ("query", "original_query"):
+        raise ConfigError(f"query_field must be 'query' or 'original_query', got {query_field!r}")
+    usable = [e for e in examples if e.n_positive and (query_field == "query" or e.original_query)]
+    if not usable:
+        raise DataError(f"no example with a positive chunk{' and an original_query' if query_field != 'query' else ''}")
+    texts = list(dict.fromkeys(chunk for e in examples for chunk in e.chunks))
+    id_of = {text: chunk_id(text) for text in texts}
+    return CorpusTask(
+        texts=texts,
+        ids=[id_of[t] for t in texts],
+        examples=usable,
+        queries=[e.query if query_field == "query" else str(e.original_query) for e in usable],
+        judged=[_judgements(e, id_of) for e in usable],
+        query_field=query_field,
+    )
+
+
+def exact_corpus_per_query(
+    task: CorpusTask, query_vectors: np.ndarray, doc_vectors: np.ndarray, *, ks: Sequence[int] = DEFAULT_KS
+) -> dict[str, np.ndarray]:
+    """Per-query corpus-wide metrics by exact (brute-force) cosine search over all chunks.
+
+    The same metrics as :func:`evaluate_corpus` without a Chroma index: for a few thousand chunks an exact search
+    takes milliseconds, so re-scoring many query encoders against one set of cached document vectors is cheap.
+    Chroma's HNSW search is approximate, so the two can differ on a rare query.
+
+    Args:
+        task: From :func:`corpus_task`.
+        query_vectors: ``[n_queries, dim]`` normalised vectors of ``task.queries``.
+        doc_vectors: ``[n_chunks, dim]`` normalised vectors of ``task.texts``.
+        ks: Cut-offs.
+
+    Returns:
+        ``{metric: array[n_queries]}`` as :func:`query_metrics` names them.
+    """
+    ks = sorted({int(k) for k in ks})
+    if not ks or ks[0] < 1:
+        raise ConfigError(f"cut-offs must be positive integers, got {list(ks)}")
+    if len(query_vectors) != len(task.queries) or len(doc_vectors) != len(task.texts):
+        raise ValueError(
+            f"{len(query_vectors)} query vectors for {len(task.queries)} queries, "
+            f"{len(doc_vectors)} chunk vectors for {len(task.texts)} chunks"
+        )
+    depth = min(max(max(ks), _RANK_DEPTH), len(task.texts))
+    scores = np.asarray(query_vectors, dtype=np.float32) @ np.asarray(doc_vectors, dtype=np.float32).T
+    top = np.argpartition(-scores, depth - 1, axis=1)[:, :depth] if depth < scores.shape[1] else None
+    if top is None:
+        top = np.tile(np.arange(scores.shape[1]), (scores.shape[0], 1))
+    order = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable"), 1)
+    rows = [
+        query_metrics([task.ids[j] for j in ranked], positives, distractors, ks)
+        for ranked, (positives, distractors) in zip(order, task.judged, strict=True)
+    ]
+    return {key: np.array([row[key] for row in rows], dtype=np.float64) for key in rows[0]}

@@ -118,3 +118,25 @@ def test_bad_arguments():
     no_positive = [Example(query="q1", chunks=["d1"], tiers=[N1])]
     with pytest.raises(DataError):
         evaluate_corpus([good()], no_positive, show_progress=False)
+
+
+def test_exact_search_per_query_matches_the_chroma_evaluation():
+    from lore_rag.evaluation.corpus import corpus_task, exact_corpus_per_query, per_query_arrays
+
+    for make in (good, bad):
+        enc = make()
+        chroma = evaluate_corpus({"m": enc}, EXAMPLES, ks=(1, 3), show_progress=False, per_query=True)
+        task = corpus_task(EXAMPLES)
+        exact = exact_corpus_per_query(
+            task, enc.embed_queries(task.queries), enc.embed_documents(task.texts), ks=(1, 3)
+        )
+        arrays = per_query_arrays(chroma, "m")
+        assert set(exact) == set(arrays)
+        for key in arrays:
+            assert exact[key].tolist() == pytest.approx(arrays[key].tolist()), key
+    with pytest.raises(ConfigError, match="per_query=True"):
+        per_query_arrays(evaluate_corpus([good()], EXAMPLES, ks=(1,), show_progress=False), "good")
+    task = corpus_task(EXAMPLES, query_field="original_query")
+    assert task.queries == ["o1"] and len(task.texts) == 5
+    with pytest.raises(ConfigError, match="query_field"):
+        corpus_task(EXAMPLES, query_field="title")

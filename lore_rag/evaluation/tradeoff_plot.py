@@ -1,0 +1,170 @@
+"""The trade-off curve as a PNG and a Markdown table (pure functions of a :class:`TradeoffResult`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lore_rag.evaluation.bootstrap import format_interval
+
+if TYPE_CHECKING:
+    from lore_rag.evaluation.tradeoff import TradeoffResult
+
+__all__ = ["format_tradeoff_table", "plot_tradeoff"]
+
+#: The panels: (x metric, y metric, caption); lower is better for N1.
+PANELS = (
+    ("candidates/plain/P@3", "candidates/rewritten/N1@3", "candidate sets: plain P@3 vs rewritten N1@3"),
+    ("candidates/plain/P@3", "candidates/rewritten/P@3", "candidate sets: plain P@3 vs rewritten P@3"),
+    ("corpus/plain/P@10", "corpus/rewritten/N1@3", "corpus-wide: plain P@10 vs rewritten N1@3"),
+    ("corpus/plain/P@10", "corpus/rewritten/P@10", "corpus-wide: plain P@10 vs rewritten P@10"),
+)
+
+
+def _short(metric: str) -> str:
+    protocol, view, name = metric.split("/")
+    return f"{'cand' if protocol == 'candidates' else 'corpus'} {view} {name}"
+
+
+def format_tradeoff_table(result: TradeoffResult, metrics: Sequence[str]) -> str:
+    """Means per point, then paired differences from the base model (r=0) with intervals; the chosen row marked."""
+    from lore_rag.evaluation.tradeoff import ratio_label
+
+    chosen = ratio_label(result.choice.ratio) if result.choice.ratio is not None else None
+    names = list(result.intervals)
+    lines = [f"Rule: `{result.rule.text}`", ""]
+    header = ["point"] + [_short(m) for m in metrics]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "|".join(["---"] + ["---:"] * len(metrics)) + "|")
+    for name in names:
+        by_metric = result.intervals[name]
+        cells = [f"**{name}** (chosen)" if name == chosen else name]
+        for m in metrics:
+            mean = by_metric[m]["mean"]
+            places = 3 if "MRR" in m or "nDCG" in m else 1
+            cells.append(f"{mean.estimate:.{places}f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", f"Paired difference from the base model ({ratio_label(0.0)}), {_ci_text(result)}:", ""]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "|".join(["---"] + ["---:"] * len(metrics)) + "|")
+    for name in names[1:]:
+        by_metric = result.intervals[name]
+        cells = [f"**{name}** (chosen)" if name == chosen else name]
+        for m in metrics:
+            places = 3 if "MRR" in m or "nDCG" in m else 1
+            diff = by_metric[m].get("diff")
+            cells.append(format_interval(diff, digits=places) if diff is not None else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    if result.choice.ratio is None:
+        lines.append("No ratio meets every constraint:")
+        for ratio, misses in result.choice.failed.items():
+            lines.append(f"- {ratio_label(ratio)}: " + "; ".join(misses))
+    else:
+        feasible = ", ".join(ratio_label(r) for r in result.choice.feasible)
+        lines.append(
+            f"Ratios meeting the constraints: {feasible}; chosen: {chosen} ({result.rule.goal} "
+            f"{result.rule.objective})."
+        )
+    return "\n".join(lines)
+
+
+def _ci_text(result: TradeoffResult) -> str:
+    first = next(iter(next(iter(result.intervals.values())).values()))["mean"]
+    return f"{round(100 * first.confidence)} % paired bootstrap intervals over {first.n_questions} questions"
+
+
+def plot_tradeoff(result: TradeoffResult, path: str | os.PathLike[str], *, title: str = "") -> Path:
+    """Draw the interpolation curve in four panels (see :data:`PANELS`) to a PNG.
+
+    Each ratio is a point on the curve, labelled with its ratio; the base model (r=0), the checkpoint (r=1) and
+    the ``compare`` checkpoints are marked; the chosen ratio is circled. Bars are the bootstrap intervals of each
+    mean, on both axes.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lore_rag.evaluation.tradeoff import ratio_label
+
+    ratios = sorted(result.ratios)
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8.5), constrained_layout=True)
+    for ax, (xm, ym, caption) in zip(axes.ravel(), PANELS):
+        if xm not in result.intervals[ratio_label(0.0)] or ym not in result.intervals[ratio_label(0.0)]:
+            ax.set_visible(False)
+            continue
+
+        def point(name: str, xm: str = xm, ym: str = ym) -> tuple[float, float, list[float], list[float]]:
+            x, y = result.intervals[name][xm]["mean"], result.intervals[name][ym]["mean"]
+            return (
+                x.estimate,
+                y.estimate,
+                [x.estimate - x.low, x.high - x.estimate],
+                [y.estimate - y.low, y.high - y.estimate],
+            )
+
+        coords = [point(ratio_label(r)) for r in ratios]
+        ax.plot([c[0] for c in coords], [c[1] for c in coords], "-", color="#4c72b0", zorder=1, label="interpolation")
+        for r, (x, y, xe, ye) in zip(ratios, coords):
+            color = "#333333" if r == 0.0 else "#c44e52" if r == 1.0 else "#4c72b0"
+            ax.errorbar(
+                x,
+                y,
+                xerr=[[xe[0]], [xe[1]]],
+                yerr=[[ye[0]], [ye[1]]],
+                fmt="o",
+                color=color,
+                ms=5,
+                capsize=2,
+                elinewidth=0.8,
+                zorder=2,
+            )
+            ax.annotate(f"{r:g}", (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        x0, y0, _, _ = coords[0]
+        ax.annotate("raw", (x0, y0), textcoords="offset points", xytext=(5, -12), fontsize=8, color="#333333")
+        x1, y1, _, _ = coords[-1] if ratios[-1] == 1.0 else point(ratio_label(1.0))
+        ax.annotate("checkpoint", (x1, y1), textcoords="offset points", xytext=(5, -12), fontsize=8, color="#c44e52")
+        for i, name in enumerate(result.others):
+            x, y, xe, ye = point(name)
+            ax.errorbar(
+                x,
+                y,
+                xerr=[[xe[0]], [xe[1]]],
+                yerr=[[ye[0]], [ye[1]]],
+                fmt="s",
+                ms=6,
+                capsize=2,
+                elinewidth=0.8,
+                color=["#55a868", "#8172b2", "#ccb974", "#64b5cd"][i % 4],
+                label=name,
+                zorder=3,
+            )
+        if result.choice.ratio is not None:
+            x, y, _, _ = point(ratio_label(result.choice.ratio))
+            ax.scatter(
+                [x],
+                [y],
+                s=220,
+                facecolors="none",
+                edgecolors="#dd8452",
+                linewidths=2,
+                zorder=4,
+                label=f"chosen r={result.choice.ratio:g}",
+            )
+        ax.set_xlabel(f"{_short(xm)} (%) ↑")
+        ax.set_ylabel(f"{_short(ym)} (%) {'↓' if '/N1' in ym else '↑'}")
+        ax.set_title(caption, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    if title:
+        fig.suptitle(
+            f"{title} — weight interpolation base → tuned (labels: ratio; bars: 95 % bootstrap CI)", fontsize=10
+        )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
