@@ -127,7 +127,8 @@ def test_eval_corpus_prints_raw_reranked_lore_reranked(cross_encoder_dir, models
     argv += ["--reranker", str(cross_encoder_dir), "--fetch-k", "12", "--json", str(out), "--no-show-progress"]
     assert main(argv) == 0
     text = capsys.readouterr().out
-    result = json.loads(out.read_text())[str(data)]
+    corpus = json.loads(out.read_text())["files"][str(data)]["corpus"]
+    result = corpus["views"]["rewritten"]
     names = list(result["models"])
     assert len(names) == 4 and names[0] == "raw" and names[1] == "raw + reranker"
     assert names[3] == names[2] + " + reranker"
