@@ -15,7 +15,7 @@ import torch
 from lore_rag.data.io import read_examples, write_examples
 from lore_rag.models.checkpoint import MANIFEST_NAME, read_manifest
 from lore_rag.models.encoder import LoreEncoder, model_fingerprint
-from lore_rag.training.doc_cache import DocEmbeddingCache
+from lore_rag.models.doc_cache import DocEmbeddingCache
 from lore_rag.training.trainer import STATE_NAME, TrainConfig, train
 
 pytestmark = pytest.mark.slow
