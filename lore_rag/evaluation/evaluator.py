@@ -103,7 +103,7 @@ class LoreEvaluator(BaseEvaluator):
         finally:
             model.train(was_training)
 
-    def __call__(
+    def __call__(  # type: ignore[override]
         self, model: SentenceTransformer, output_path: str | None = None, epoch: float = -1, steps: int = -1
     ) -> dict[str, float]:
         """Flat, prefixed metrics of ``model``; the primary one is ``{name}_{primary_metric}``."""
@@ -121,7 +121,7 @@ class LoreEvaluator(BaseEvaluator):
             "; ".join(f"{v} P@3 {m['P@3']:.1f} N1@3 {m['N1@3']:.1f}" for v, m in metrics.items()),
         )
         prefixed = self.prefix_name_to_metrics(flat, self.name)
-        self.store_metrics_in_model_card_data(model, prefixed, epoch, steps)
+        self.store_metrics_in_model_card_data(model, prefixed, epoch, steps)  # type: ignore[arg-type]
         return prefixed
 
     def get_config_dict(self) -> dict[str, Any]:

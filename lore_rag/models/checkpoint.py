@@ -52,7 +52,10 @@ def pair_model(query_model: SentenceTransformer, document_model: SentenceTransfo
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.base.modules import Router
 
-    router = Router.for_query_document(query_modules=list(query_model), document_modules=list(document_model))
+    router = Router.for_query_document(
+        query_modules=list(query_model.children()),  # type: ignore[arg-type]
+        document_modules=list(document_model.children()),  # type: ignore[arg-type]
+    )
     prompts = dict(getattr(query_model, "prompts", None) or {})
     return SentenceTransformer(
         modules=[router],
@@ -74,7 +77,7 @@ def split_pair(model: SentenceTransformer) -> tuple[SentenceTransformer, Sentenc
     sides = []
     for route in ("query", "document"):
         side = SentenceTransformer(
-            modules=list(first.sub_modules[route]),
+            modules=list(first.sub_modules[route]),  # type: ignore[call-overload]
             device=str(model.device),
             prompts=prompts,
             similarity_fn_name=model.similarity_fn_name,

@@ -71,7 +71,7 @@ def add_lora(model: SentenceTransformer, config: TrainConfig) -> None:
     lora = LoraConfig(
         task_type=TaskType.FEATURE_EXTRACTION,
         r=config.lora_r,
-        lora_alpha=config.lora_alpha,
+        lora_alpha=config.lora_alpha,  # type: ignore[arg-type]
         lora_dropout=config.lora_dropout,
         **kwargs,
     )
@@ -182,7 +182,7 @@ def run_trainer(
         disable_tqdm=not config.show_progress,
         bf16=config.bf16,
         fp16=config.fp16,
-        gradient_checkpointing=config.gradient_checkpointing,
+        activation_checkpointing=config.gradient_checkpointing,
         use_cpu=device == "cpu",
         dataloader_drop_last=False,
         remove_unused_columns=False,
@@ -214,7 +214,7 @@ def run_trainer(
         max_length=max_length,
     )
     run_key, settings = config.run_key(), config.result_settings()
-    state: dict[str, Any] = {"best_metrics": {}, "best_value": None}
+    tracked: dict[str, Any] = {"best_metrics": {}}
 
     class LoreTrainer(SentenceTransformerTrainer):
         """Logs the P/N1/N2 similarities, marks complete checkpoints, and has named crash points for tests."""
@@ -238,7 +238,7 @@ def run_trainer(
             mark = time.perf_counter()
             super()._save_checkpoint(model, trial)
             crash_point("save-state")
-            folder = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
+            folder = Path(str(self.args.output_dir)) / f"checkpoint-{self.state.global_step}"
             # the Trainer pickles its arguments there for humans; nothing reads it back, and no pickle stays
             (folder / "training_args.bin").unlink(missing_ok=True)
             if self.args.should_save and folder.is_dir():
@@ -256,11 +256,12 @@ def run_trainer(
             self.skip = args.eval_on_start
             self.eval_started = 0.0
 
-        def on_step_end(self, args_: Any, state_: Any, control: Any, **kwargs: Any) -> None:
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if control.should_evaluate:
                 self.eval_started = time.perf_counter()
 
-        def on_evaluate(self, args_: Any, state_: Any, control: Any, metrics: dict[str, float], **kwargs: Any) -> None:
+        def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            metrics: dict[str, float] = kwargs.get("metrics") or {}
             if self.eval_started:
                 timings["evaluate"] += time.perf_counter() - self.eval_started
                 self.eval_started = 0.0
@@ -270,12 +271,12 @@ def run_trainer(
             key = args.metric_for_best_model
             if key not in metrics:
                 return
-            value, best = metrics[key], state_.best_metric
+            value, best = metrics[key], state.best_metric
             better = best is None or (value > best if args.greater_is_better else value < best)
             if better:
-                state["best_metrics"] = {"step": state_.global_step, **_metrics_of(metrics)}
-                if state_.is_world_process_zero:
-                    export("best", query_model, state_.global_step, state["best_metrics"])
+                tracked["best_metrics"] = {"step": state.global_step, **_metrics_of(metrics)}
+                if state.is_world_process_zero:
+                    export("best", query_model, state.global_step, tracked["best_metrics"])
 
     trainer = LoreTrainer(
         model=query_model,
@@ -301,7 +302,7 @@ def run_trainer(
     step = trainer.state.global_step
     history = _history(trainer.state.log_history)
     is_main = trainer.is_world_process_zero()
-    best_metrics = state["best_metrics"]
+    best_metrics = tracked["best_metrics"]
     if not best_metrics and history["evals"]:
         # resumed after the best step: take the best evaluation recorded in the log
         key = args.metric_for_best_model or ""
@@ -312,8 +313,8 @@ def run_trainer(
             best_metrics = {"step": entry["step"], **_metrics_of(entry)}
     if is_main:
         final: dict[str, Any] = {"step": step}
-        key = args.metric_for_best_model
-        last_eval = next((e for e in reversed(trainer.state.log_history) if key and key in e), None)
+        final_key = args.metric_for_best_model or ""
+        last_eval = next((e for e in reversed(trainer.state.log_history) if final_key and final_key in e), None)
         if last_eval is not None and last_eval.get("step") == step:
             final = {"step": step, **_metrics_of(last_eval)}
         export("last", query_model, step, final)
