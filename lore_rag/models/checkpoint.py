@@ -174,6 +174,34 @@ def save_checkpoint(
     return folder
 
 
+def _load_lora(folder: Path, manifest: dict[str, Any], *, device: str | None) -> SentenceTransformer:
+    """The query encoder of a LoRA checkpoint: its base model with the adapter merged in.
+
+    Raises:
+        ModelError: if PEFT is missing or the adapter does not fit the base model.
+    """
+    from lore_rag.models.encoder import load_model
+
+    try:
+        from peft import PeftModel
+    except ImportError:
+        raise ModelError(f"{folder}: a LoRA checkpoint; loading it needs the package peft (pip install peft)") from None
+    query = load_model(manifest["base_model"], device=device)
+    module = query[0]
+    try:
+        adapted = PeftModel.from_pretrained(module.model, str(folder))
+        module.model = adapted.merge_and_unload()
+    except Exception as exc:  # noqa: BLE001 - PEFT raises many kinds; one clear message
+        raise ModelError(f"{folder}: cannot apply its LoRA adapter to {manifest['base_model']}: {exc}") from exc
+    settings = folder / "config_sentence_transformers.json"
+    if settings.is_file():
+        prompts = json.loads(settings.read_text(encoding="utf-8")).get("prompts")
+        if isinstance(prompts, dict):
+            query.prompts = prompts
+    query._lore_fingerprint = None  # type: ignore[attr-defined]
+    return query
+
+
 def load_checkpoint(
     path: str | os.PathLike[str],
     *,
@@ -193,7 +221,10 @@ def load_checkpoint(
     cls = encoder_cls or LoreEncoder
     manifest = read_manifest(path)
     folder = Path(manifest["path"])
-    loaded = load_model(folder, device=device)
+    if (folder / "adapter_config.json").is_file():
+        loaded = _load_lora(folder, manifest, device=device)
+    else:
+        loaded = load_model(folder, device=device)
     pair = split_pair(loaded)
     query_model = pair[0] if pair is not None else loaded
     if pair is not None and document_model is None:

@@ -58,28 +58,35 @@ def main_process_first() -> Iterator[None]:
 
 
 def add_lora(model: SentenceTransformer, config: TrainConfig) -> None:
-    """Wrap the model's transformer in a PEFT LoRA adapter (``SentenceTransformer.add_adapter``).
+    """Wrap the model's transformer in a PEFT LoRA adapter; only the adapter's weights then train.
+
+    PEFT's own ``get_peft_model`` is used (not ``SentenceTransformer.add_adapter``, whose transformers integration
+    asks for a newer PEFT than some installs have).
 
     Raises:
-        ConfigError: when PEFT cannot wrap this model (e.g. no module matches ``--lora-target-modules``).
+        ConfigError: when PEFT cannot wrap this model (no module matches ``--lora-target-modules``, or PEFT has no
+            default targets for the architecture).
     """
-    from peft import LoraConfig, TaskType
+    from peft import LoraConfig, get_peft_model
 
-    kwargs: dict[str, Any] = {}
-    if config.lora_target_modules:
-        kwargs["target_modules"] = list(config.lora_target_modules)
+    module = model[0]
+    inner = getattr(module, "model", None)
+    if inner is None or not hasattr(module, "auto_model"):
+        raise ConfigError(f"flag --lora-r: {config.base_model} has no transformer module for PEFT to wrap")
     lora = LoraConfig(
-        task_type=TaskType.FEATURE_EXTRACTION,
         r=config.lora_r,
         lora_alpha=config.lora_alpha,  # type: ignore[arg-type]
         lora_dropout=config.lora_dropout,
-        **kwargs,
+        target_modules=list(config.lora_target_modules) or None,
     )
     try:
-        model.add_adapter(lora)
+        wrapped = get_peft_model(inner, lora)
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"flag --lora-r: PEFT cannot add a LoRA adapter to {config.base_model}: {first}") from None
+    module.model = wrapped
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    logger.info("LoRA r=%d: %d trainable parameter(s)", config.lora_r, trainable)
 
 
 def _history(log_history: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -187,7 +194,8 @@ def run_trainer(
         dataloader_drop_last=False,
         remove_unused_columns=False,
         save_only_model=False,
-        ddp_find_unused_parameters=False if world_size() > 1 else None,
+        # BERT-style models carry a pooler that sentence pooling never uses
+        ddp_find_unused_parameters=True if world_size() > 1 else None,
     )
     if args.world_size > 1 and config.max_steps is None:
         # every rank takes its own batches, so one epoch is fewer optimiser steps

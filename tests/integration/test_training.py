@@ -356,3 +356,47 @@ def test_base_model_config_is_honoured(small_data, tmp_path, base_model):
     assert np.allclose(encoder.embed_documents([d]), expected_d, atol=1e-5)
     assert np.allclose(encoder.embed_queries([q]), tuned.encode_query([q], normalize_embeddings=True), atol=1e-5)
     assert np.allclose(tuned.encode_document([d], normalize_embeddings=True), expected_d, atol=1e-5)
+
+
+def test_lora_checkpoint_is_an_adapter_that_every_loader_takes(small_data, tmp_path, base_model):
+    import numpy as np
+
+    result = train(_config(small_data, tmp_path / "lora", lora_r=4, lr=5e-4, max_steps=2, anchor_weight=0.0))
+    best = result.best
+    assert (best / "adapter_model.safetensors").is_file() and (best / "adapter_config.json").is_file()
+    weights = sum(p.stat().st_size for p in best.rglob("*.safetensors"))
+    assert weights < 2_000_000  # the adapter alone, not the 90 MB model
+    manifest = read_manifest(best)
+    assert manifest["training"]["lora_r"] == 4 and manifest["base_fingerprint"] == model_fingerprint(base_model)
+    raw = LoreEncoder(base_model)
+    q, d = ["Who founded the company?"], ["The company was founded in 1901."]
+    for encoder in (
+        LoreEncoder.from_checkpoint(best),
+        __import__("lore_rag.integrations.langchain", fromlist=["LoreEmbeddings"]).LoreEmbeddings(checkpoint=str(best)),
+    ):
+        embed_q = encoder.embed_queries if hasattr(encoder, "embed_queries") else encoder.embed_query
+        embed_d = encoder.embed_documents
+        assert np.allclose(np.asarray(embed_d(d)).reshape(1, -1), raw.embed_documents(d), atol=1e-5)
+        assert not np.allclose(
+            np.asarray(embed_q(q if embed_q.__name__ == "embed_queries" else q[0])).reshape(1, -1),
+            raw.embed_queries(q),
+            atol=1e-4,
+        )
+    from lore_rag.integrations.llama_index import LoreEmbedding
+
+    li = LoreEmbedding(checkpoint=str(best))
+    assert np.allclose(li.get_text_embedding(d[0]), raw.embed_documents(d)[0], atol=1e-5)
+    out = subprocess.run(
+        [sys.executable, "-m", "lore_rag", "eval", "--model", "raw", str(tmp_path / "lora"), "--data",
+         str(small_data / "val.jsonl")],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "P@3" in out.stdout
+
+
+def test_lora_on_a_model_peft_cannot_wrap_is_one_line_before_training(small_data, tmp_path):
+    from lore_rag.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="flag --lora-r: PEFT cannot add a LoRA adapter"):
+        train(_config(small_data, tmp_path / "x", lora_r=4, lora_target_modules=["no_such_module"], max_steps=1))
