@@ -11,8 +11,8 @@ from typing import Any
 from lore_rag.data.io import expand_paths, read_examples
 from lore_rag.defaults import cache_dir
 from lore_rag.evaluation.candidates import DEFAULT_KS, evaluate_candidates
-from lore_rag.models.encoder import LoreEncoder
 from lore_rag.models.doc_cache import DocEmbeddingCache
+from lore_rag.models.encoder import LoreEncoder
 
 __all__ = ["evaluate_models", "load_encoders"]
 

@@ -189,7 +189,7 @@ def _load_lora(folder: Path, manifest: dict[str, Any], *, device: str | None) ->
     query = load_model(manifest["base_model"], device=device)
     module = query[0]
     try:
-        adapted = PeftModel.from_pretrained(module.model, str(folder))
+        adapted = PeftModel.from_pretrained(module.model, str(folder))  # type: ignore[arg-type]
         module.model = adapted.merge_and_unload()
     except Exception as exc:  # noqa: BLE001 - PEFT raises many kinds; one clear message
         raise ModelError(f"{folder}: cannot apply its LoRA adapter to {manifest['base_model']}: {exc}") from exc
@@ -198,7 +198,7 @@ def _load_lora(folder: Path, manifest: dict[str, Any], *, device: str | None) ->
         prompts = json.loads(settings.read_text(encoding="utf-8")).get("prompts")
         if isinstance(prompts, dict):
             query.prompts = prompts
-    query._lore_fingerprint = None  # type: ignore[attr-defined]
+    query._lore_fingerprint = None  # type: ignore[attr-defined,assignment]
     return query
 
 

@@ -165,6 +165,13 @@ class TrainConfig:
                 import peft  # noqa: F401
             except ImportError:
                 raise ConfigError("flag --lora-r needs the package peft: pip install peft") from None
+        import importlib.util
+
+        for target, packages in (("tensorboard", ("tensorboard", "tensorboardX")), ("wandb", ("wandb",))):
+            if target in self.report_to and not any(importlib.util.find_spec(p) for p in packages):
+                raise ConfigError(
+                    f"flag --report-to {target} needs the package {packages[0]}: pip install {packages[0]}"
+                )
         out = Path(self.output_dir).expanduser()
         if out.exists() and not out.is_dir():
             raise ConfigError(f"flag --output: {out} exists and is not a folder")
