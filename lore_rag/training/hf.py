@@ -254,6 +254,22 @@ def run_trainer(
             crash_point("save-marker")
             timings["save"] += time.perf_counter() - mark
 
+        def create_scheduler(self, num_training_steps: int, optimizer: Any = None) -> Any:
+            """Linear warmup that starts at lr/warmup (not 0), then linear decay: the schedule lore-rag always had."""
+            import torch
+
+            if self.lr_scheduler is None:
+                warmup = int(round(config.warmup_ratio * num_training_steps))
+
+                def factor(step: int) -> float:
+                    if step < warmup:
+                        return (step + 1) / max(1, warmup)
+                    return max(0.0, (num_training_steps - step) / max(1, num_training_steps - warmup))
+
+                self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer or self.optimizer, factor)  # type: ignore[arg-type]
+                self._created_lr_scheduler = True
+            return self.lr_scheduler
+
         def create_model_card(self, *args: Any, **kwargs: Any) -> None:
             """lore-rag writes its own card into best/ and last/; checkpoints/ needs none."""
 
