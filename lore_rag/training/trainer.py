@@ -157,11 +157,12 @@ def train(config: TrainConfig, data: Sequence[Example] | Dataset | None = None) 
         )
         documents.embed(all_chunks)
         anchored = config.anchor_weight > 0 and any(e.original_query for e in examples)
-        teacher = (
-            DocEmbeddingCache(base, folder, show_progress=config.show_progress, prompt=query_prompt(base))
-            if anchored
-            else None
-        )
+        teacher: DocEmbeddingCache | None = None
+        if anchored:
+            # one instance per namespace: two caches on the same files would overwrite each other's saves
+            teacher = DocEmbeddingCache(base, folder, show_progress=config.show_progress, prompt=query_prompt(base))
+            if teacher.namespace == documents.namespace:
+                teacher = documents
         from lore_rag.training.data import build_dataset
 
         dataset = build_dataset(examples, documents, teacher)
