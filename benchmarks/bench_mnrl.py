@@ -131,8 +131,8 @@ def main() -> int:
     args = parser.parse_args()
 
     from lore_rag.defaults import bundled_train_path, bundled_validation_path, cache_dir
+    from lore_rag.models.doc_cache import DocEmbeddingCache
     from lore_rag.models.encoder import LoreEncoder, load_model
-    from lore_rag.training.doc_cache import DocEmbeddingCache
 
     train_rows = [e for path in (args.train or [str(bundled_train_path())]) for e in read_examples(path)]
     train_rows = train_rows[: args.train_rows] if args.train_rows else train_rows

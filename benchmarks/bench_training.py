@@ -29,10 +29,31 @@ from lore_rag.data.io import read_examples, write_examples
 from lore_rag.defaults import bundled_train_path
 from lore_rag.losses.tiered_infonce import compute_loss
 from lore_rag.models.encoder import load_model
-from lore_rag.training.collate import collate
-from lore_rag.training.trainer import TrainConfig, _embed_queries_train, train
+from lore_rag.training.trainer import TrainConfig, train
 
 LR = 1e-5
+
+
+def _pad(batch, encoded):
+    """``[batch, max_chunks, dim]`` document vectors, tiers and mask from one flat block of chunk vectors."""
+    width = max(len(e.chunks) for e in batch)
+    docs = torch.zeros(len(batch), width, encoded.shape[1])
+    tiers = torch.zeros(len(batch), width, dtype=torch.long)
+    mask = torch.zeros(len(batch), width, dtype=torch.bool)
+    offset = 0
+    for i, e in enumerate(batch):
+        n = len(e.chunks)
+        docs[i, :n] = torch.from_numpy(encoded[offset : offset + n])
+        tiers[i, :n] = torch.tensor([int(t) for t in e.tiers])
+        mask[i, :n] = True
+        offset += n
+    return docs, tiers, mask
+
+
+def _embed_queries(model, texts):
+    features = model.preprocess(texts)
+    features = {k: v for k, v in features.items() if isinstance(v, torch.Tensor)}
+    return torch.nn.functional.normalize(model(features)["sentence_embedding"], dim=-1)
 
 
 def reencoding_loop(examples, steps: int, batch_size: int, out: Path) -> tuple[float, float]:
@@ -54,14 +75,10 @@ def reencoding_loop(examples, steps: int, batch_size: int, out: Path) -> tuple[f
         flat = [c for e in batch for c in e.chunks]
         with torch.no_grad():
             encoded = base.encode(flat, convert_to_numpy=True, normalize_embeddings=True, batch_size=64)
-        vectors, offset = [], 0
-        for e in batch:
-            vectors.append(encoded[offset : offset + len(e.chunks)])
-            offset += len(e.chunks)
-        cands = collate(batch, vectors)
-        q = _embed_queries_train(query_model, [e.query for e in batch], "cpu")
-        scores = torch.einsum("bd,bcd->bc", q, cands.doc_vectors)
-        loss = compute_loss(scores, cands.tiers, cands.mask)
+        docs, tiers, mask = _pad(batch, encoded)
+        q = _embed_queries(query_model, [e.query for e in batch])
+        scores = torch.einsum("bd,bcd->bc", q, docs)
+        loss = compute_loss(scores, tiers, mask)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(query_model.parameters(), 1.0)
@@ -71,10 +88,13 @@ def reencoding_loop(examples, steps: int, batch_size: int, out: Path) -> tuple[f
     return steps_seconds, time.perf_counter() - start
 
 
-def trainer_run(train_file: Path, steps: int, batch_size: int, cache: Path, out: Path, anchor: float):
-    """One :func:`train` call; returns its per-phase timings."""
+def trainer_run(
+    train_file: Path, steps: int, batch_size: int, cache: Path, out: Path, anchor: float, bf16: bool = False
+):
+    """One :func:`train` call (through ``SentenceTransformerTrainer``); returns its per-phase timings."""
     result = train(
         TrainConfig(
+            bf16=bf16,
             train_files=[str(train_file)],
             output_dir=str(out),
             max_steps=steps,
@@ -96,6 +116,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--train", default=str(bundled_train_path()))
     parser.add_argument("--no-anchor-row", action="store_true", help="skip the default-settings (anchor) row")
+    parser.add_argument("--bf16-row", action="store_true", help="add a warm row with bf16 autocast (CPU with AMX)")
     args = parser.parse_args()
     rows = read_examples(args.train)
     if args.steps:
@@ -114,6 +135,11 @@ def main() -> None:
         default = (
             None if args.no_anchor_row else trainer_run(data, steps, args.batch_size, cache, work / "run-def", 1.0)
         )
+        bf16 = (
+            trainer_run(data, steps, args.batch_size, cache, work / "run-bf16", 0.0, bf16=True)
+            if args.bf16_row
+            else None
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     chunks = sum(len(e.chunks) for e in rows)
@@ -129,6 +155,8 @@ def main() -> None:
     table.append(("lore-rag trainer, warm document cache", warm["steps"], warm["total"]))
     if default is not None:
         table.append(("lore-rag trainer, warm, default settings (+ anchor)", default["steps"], default["total"]))
+    if bf16 is not None:
+        table.append(("lore-rag trainer, warm, bf16 autocast", bf16["steps"], bf16["total"]))
     for name, step_s, total_s in table:
         print(
             f"| {name} | {step_s:.1f} | {n / step_s:.1f} | {ref_steps / step_s:.1f}x "

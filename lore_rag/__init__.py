@@ -20,7 +20,29 @@ __all__ = [
     "Example",
     "LoreEncoder",
     "LoreError",
+    "LoreEvaluator",
+    "LoreLoss",
     "ModelError",
     "Tier",
+    "TrainConfig",
+    "TrainResult",
     "__version__",
+    "train",
 ]
+
+# Imported on first use: the loss pulls in torch, the evaluator and trainer sentence-transformers.
+_LAZY = {
+    "LoreLoss": "lore_rag.losses.lore_loss",
+    "LoreEvaluator": "lore_rag.evaluation.evaluator",
+    "TrainConfig": "lore_rag.training.args",
+    "TrainResult": "lore_rag.training.trainer",
+    "train": "lore_rag.training.trainer",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'lore_rag' has no attribute {name!r}")

@@ -40,10 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
             )
         elif f.name == "loss":
             parser.add_argument("--loss", choices=["lore", "infonce"], default=defaults.loss, help=help_text)
-        elif f.name in ("resume", "show_progress", "include_original"):
+        elif isinstance(getattr(defaults, f.name), bool):
             parser.add_argument(
                 flag, action=argparse.BooleanOptionalAction, default=getattr(defaults, f.name), help=help_text
             )
+        elif isinstance(getattr(defaults, f.name), list):
+            parser.add_argument(flag, nargs="+", default=getattr(defaults, f.name), metavar="NAME", help=help_text)
+        elif f.name == "lora_r":
+            parser.add_argument(flag, type=int, default=0, metavar="R", help=help_text)
         else:
             value = getattr(defaults, f.name)
             kind = {int: int, float: float}.get(type(value), str)
@@ -61,6 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--eval", dest="eval_files", nargs="+", metavar="FILE", help="extra files to evaluate on")
     parser.set_defaults(func=run)
+    from lore_rag.cli import push
+
+    push.register(sub)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,5 +106,7 @@ def run(args: argparse.Namespace) -> int:
             metrics = {k: v for k, v in outcome.metrics.items() if isinstance(v, dict)}
             print(format_table({config.name or config.loss: metrics}, title="validation (best step)"))
         print(f"curves: {Path(config.output_dir) / 'training_curves.png'}")
+        if config.push_to_hub:
+            print(f"pushed {outcome.best} to {config.push_to_hub}")
     print(f"done in {time.perf_counter() - started:.0f}s", file=sys.stderr)
     return 0

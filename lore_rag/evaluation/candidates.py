@@ -177,7 +177,7 @@ def evaluate_candidates(
             negatives, so N1 is 0 by construction and P@k is what matters). Data with no ``original_query``
             at all (raw, un-rewritten questions) is reported once, under ``"original"``.
         embed_documents: Document embedding function; defaults to ``encoder.embed_documents`` (pass a
-            :class:`~lore_rag.training.doc_cache.DocEmbeddingCache` ``embed`` to reuse cached vectors).
+            :class:`~lore_rag.models.doc_cache.DocEmbeddingCache` ``embed`` to reuse cached vectors).
         show_progress: Progress bar while encoding.
 
     Returns:

@@ -459,8 +459,8 @@ def run_qa_eval(
     """
     from lore_rag.defaults import cache_dir
     from lore_rag.llm.prompts import answer_messages, parse_answer
+    from lore_rag.models.doc_cache import DocEmbeddingCache
     from lore_rag.models.encoder import LoreEncoder, model_fingerprint
-    from lore_rag.training.doc_cache import DocEmbeddingCache
 
     started = time.perf_counter()
     config.validate()

@@ -18,8 +18,8 @@ from lore_rag.defaults import cache_dir
 from lore_rag.errors import ConfigError
 from lore_rag.evaluation.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Interval, paired_differences
 from lore_rag.evaluation.candidates import DEFAULT_KS, evaluate_candidates, evaluate_candidates_detailed
+from lore_rag.models.doc_cache import DocEmbeddingCache
 from lore_rag.models.encoder import LoreEncoder
-from lore_rag.training.doc_cache import DocEmbeddingCache
 
 if TYPE_CHECKING:
     from lore_rag.retrieval.rerank import Reranker

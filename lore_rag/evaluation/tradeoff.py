@@ -384,8 +384,8 @@ def run_tradeoff(config: TradeoffConfig) -> TradeoffResult:
     from lore_rag.defaults import bundled_validation_path, cache_dir
     from lore_rag.evaluation.report import write_json
     from lore_rag.evaluation.tradeoff_plot import format_tradeoff_table, plot_tradeoff
+    from lore_rag.models.doc_cache import DocEmbeddingCache
     from lore_rag.models.encoder import LoreEncoder
-    from lore_rag.training.doc_cache import DocEmbeddingCache
 
     rule = parse_rule(config.rule, config.ks)
     validation = config.validation_file or str(bundled_validation_path())

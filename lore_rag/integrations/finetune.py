@@ -59,11 +59,9 @@ logger = logging.getLogger(__name__)
 
 
 def _training() -> tuple[Any, Any]:
-    """``(TrainConfig, train)``: from ``lore_rag.training`` when it exports them, else from its trainer module."""
-    try:
-        from lore_rag.training import TrainConfig, train  # type: ignore[attr-defined]
-    except ImportError:
-        from lore_rag.training.trainer import TrainConfig, train
+    """``(TrainConfig, train)``, imported when first needed (training pulls in the Trainer stack)."""
+    from lore_rag.training import TrainConfig, train
+
     return TrainConfig, train
 
 

@@ -1,7 +1,10 @@
-"""A LORE checkpoint: a plain sentence-transformers folder (the query encoder) plus ``lore_manifest.json``.
+"""A LORE checkpoint: one sentence-transformers folder holding both sides, plus ``lore_manifest.json`` and a card.
 
-``SentenceTransformer(checkpoint)`` loads the query encoder anywhere; lore-rag also reads the manifest to
-pair it with the original document encoder it was trained against.
+The folder is a ``Router`` model (``Router.for_query_document``): the ``query`` route is the tuned encoder, the
+``document`` route the original base model, so plain ``SentenceTransformer(checkpoint)`` gives ``encode_query`` the
+tuned side and ``encode_document`` the original one. lore-rag splits the two routes back into a
+:class:`~lore_rag.models.encoder.LoreEncoder` and checks the document side against the manifest's fingerprint.
+Checkpoints of the older layout (the query encoder alone; the base model named in the manifest) still load.
 """
 
 from __future__ import annotations
@@ -16,18 +19,71 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lore_rag.errors import ModelError
+from lore_rag.models.crash_points import crash_point as _exit_hook
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
     from lore_rag.models.encoder import LoreEncoder
 
-__all__ = ["MANIFEST_NAME", "find_checkpoint", "load_checkpoint", "read_manifest", "save_checkpoint"]
+__all__ = [
+    "MANIFEST_NAME",
+    "find_checkpoint",
+    "load_checkpoint",
+    "pair_model",
+    "read_manifest",
+    "save_checkpoint",
+    "split_pair",
+]
 
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "lore_manifest.json"
-FORMAT = "lore-rag-checkpoint/1"
+FORMAT = "lore-rag-checkpoint/2"
+ROUTER_CONFIG = "router_config.json"
+CARD_NAME = "README.md"
+
+
+def pair_model(query_model: SentenceTransformer, document_model: SentenceTransformer) -> SentenceTransformer:
+    """One ``SentenceTransformer`` whose ``query`` route is ``query_model`` and ``document`` route ``document_model``.
+
+    The modules are shared, not copied; prompts and the similarity function come from the query model.
+    """
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules import Router
+
+    router = Router.for_query_document(
+        query_modules=list(query_model.children()),  # type: ignore[arg-type]
+        document_modules=list(document_model.children()),  # type: ignore[arg-type]
+    )
+    prompts = dict(getattr(query_model, "prompts", None) or {})
+    return SentenceTransformer(
+        modules=[router],
+        device=str(query_model.device),
+        prompts=prompts,
+        similarity_fn_name=query_model.similarity_fn_name,
+    )
+
+
+def split_pair(model: SentenceTransformer) -> tuple[SentenceTransformer, SentenceTransformer] | None:
+    """The (query, document) models inside a query/document ``Router`` model; ``None`` for any other model."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules import Router
+
+    first = model[0] if len(model) else None
+    if len(model) != 1 or not isinstance(first, Router) or {"query", "document"} - set(first.sub_modules):
+        return None
+    prompts = dict(getattr(model, "prompts", None) or {})
+    sides = []
+    for route in ("query", "document"):
+        side = SentenceTransformer(
+            modules=list(first.sub_modules[route]),  # type: ignore[call-overload]
+            device=str(model.device),
+            prompts=prompts,
+            similarity_fn_name=model.similarity_fn_name,
+        )
+        sides.append(side)
+    return sides[0], sides[1]
 
 
 def find_checkpoint(path: str | os.PathLike[str]) -> Path:
@@ -66,8 +122,24 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     return manifest
 
 
-def save_checkpoint(model: SentenceTransformer, folder: str | os.PathLike[str], manifest: dict[str, Any]) -> Path:
-    """Save the query encoder and its manifest into ``folder``, replacing it atomically.
+def save_checkpoint(
+    model: SentenceTransformer,
+    folder: str | os.PathLike[str],
+    manifest: dict[str, Any],
+    *,
+    document_model: SentenceTransformer | None = None,
+    card: str | None = None,
+) -> Path:
+    """Save a checkpoint into ``folder``, replacing it atomically.
+
+    Args:
+        model: The tuned query encoder.
+        folder: Where the checkpoint goes.
+        manifest: Base model, fingerprint, loss, settings, data hashes, metrics.
+        document_model: The original document encoder; when given, both sides are saved as one ``Router`` model
+            (``SentenceTransformer(folder).encode_document`` then uses it). Without it, the query encoder alone
+            (the older layout; loading then needs the base model named in the manifest).
+        card: The model card (README.md); ``None`` keeps what sentence-transformers writes.
 
     The model is written to a temporary sibling folder first and swapped in, so a crash mid-save leaves
     the previous checkpoint intact.
@@ -76,11 +148,17 @@ def save_checkpoint(model: SentenceTransformer, folder: str | os.PathLike[str], 
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     try:
-        model.save(str(tmp), safe_serialization=True)
+        to_save = pair_model(model, document_model) if document_model is not None else model
+        to_save.save(str(tmp), safe_serialization=True)
+        _exit_hook("checkpoint-weights")
         full = {"format": FORMAT, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
         full.update(manifest)
+        full["sides"] = "query+document" if document_model is not None else "query"
         full.pop("path", None)
+        if card is not None:
+            (tmp / CARD_NAME).write_text(card, encoding="utf-8")
         (tmp / MANIFEST_NAME).write_text(json.dumps(full, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        _exit_hook("checkpoint-manifest")
         old = None
         if folder.exists():
             old = folder.with_name(f".{folder.name}.old")
@@ -94,6 +172,34 @@ def save_checkpoint(model: SentenceTransformer, folder: str | os.PathLike[str], 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
+
+
+def _load_lora(folder: Path, manifest: dict[str, Any], *, device: str | None) -> SentenceTransformer:
+    """The query encoder of a LoRA checkpoint: its base model with the adapter merged in.
+
+    Raises:
+        ModelError: if PEFT is missing or the adapter does not fit the base model.
+    """
+    from lore_rag.models.encoder import load_model
+
+    try:
+        from peft import PeftModel
+    except ImportError:
+        raise ModelError(f"{folder}: a LoRA checkpoint; loading it needs the package peft (pip install peft)") from None
+    query = load_model(manifest["base_model"], device=device)
+    module = query[0]
+    try:
+        adapted = PeftModel.from_pretrained(module.model, str(folder))  # type: ignore[arg-type]
+        module.model = adapted.merge_and_unload()
+    except Exception as exc:  # noqa: BLE001 - PEFT raises many kinds; one clear message
+        raise ModelError(f"{folder}: cannot apply its LoRA adapter to {manifest['base_model']}: {exc}") from exc
+    settings = folder / "config_sentence_transformers.json"
+    if settings.is_file():
+        prompts = json.loads(settings.read_text(encoding="utf-8")).get("prompts")
+        if isinstance(prompts, dict):
+            query.prompts = prompts
+    query._lore_fingerprint = None  # type: ignore[attr-defined,assignment]
+    return query
 
 
 def load_checkpoint(
@@ -115,8 +221,15 @@ def load_checkpoint(
     cls = encoder_cls or LoreEncoder
     manifest = read_manifest(path)
     folder = Path(manifest["path"])
-    query_model = load_model(folder, device=device)
-    if document_model is None or isinstance(document_model, (str, os.PathLike)):
+    if (folder / "adapter_config.json").is_file():
+        loaded = _load_lora(folder, manifest, device=device)
+    else:
+        loaded = load_model(folder, device=device)
+    pair = split_pair(loaded)
+    query_model = pair[0] if pair is not None else loaded
+    if pair is not None and document_model is None:
+        doc = pair[1]
+    elif document_model is None or isinstance(document_model, (str, os.PathLike)):
         ref = document_model if document_model is not None else manifest["base_model"]
         try:
             doc = load_model(ref, device=device)

@@ -26,6 +26,7 @@ __all__ = [
     "load_model",
     "model_fingerprint",
     "query_prompt",
+    "resolve_device",
     "resolve_model",
 ]
 
@@ -74,6 +75,20 @@ def resolve_model(name_or_path: str | os.PathLike[str] | None) -> str:
     return text
 
 
+def resolve_device(device: str | None) -> str:
+    """``None`` / ``"auto"``: ``cuda`` when a GPU is there, else ``mps``, else ``cpu``; anything else as given."""
+    if device not in (None, "", "auto"):
+        return str(device)
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
 def load_model(
     name_or_path: str | os.PathLike[str] | None = None,
     *,
@@ -85,7 +100,7 @@ def load_model(
 
     Args:
         name_or_path: Hugging Face id, local folder, or ``None`` for the bundled default.
-        device: Torch device; ``"cpu"`` unless given.
+        device: Torch device; ``None`` or ``"auto"`` picks cuda, mps or cpu.
         max_seq_length: Override of the model's maximum sequence length.
         trust_remote_code: Passed to sentence-transformers for models with custom code.
 
@@ -96,7 +111,7 @@ def load_model(
 
     resolved = resolve_model(name_or_path)
     try:
-        model = SentenceTransformer(resolved, device=device or "cpu", trust_remote_code=trust_remote_code)
+        model = SentenceTransformer(resolved, device=resolve_device(device), trust_remote_code=trust_remote_code)
     except Exception as exc:  # noqa: BLE001 - many loaders, one clear message
         hint = ""
         if not Path(resolved).exists():
@@ -183,6 +198,7 @@ def _encode(
     batch_size: int,
     show_progress: bool | None,
     lock: threading.Lock,
+    task: str | None = None,
 ) -> np.ndarray:
     if isinstance(texts, str):
         raise TypeError("pass a list of strings, not a single string")
@@ -191,9 +207,13 @@ def _encode(
         return np.zeros((0, dim), dtype=np.float32)
     if show_progress is None:
         show_progress = len(texts) > 256
+    extra: dict[str, Any] = {}
+    if task is not None and _has_router(model):
+        extra["task"] = task
     with lock:
         vectors = model.encode(
             list(texts),
+            **extra,
             prompt=prompt or None,
             batch_size=batch_size,
             show_progress_bar=show_progress,
@@ -201,6 +221,14 @@ def _encode(
             normalize_embeddings=True,
         )
     return np.asarray(vectors, dtype=np.float32)
+
+
+def _has_router(model: SentenceTransformer) -> bool:
+    """True for a model whose first module routes by task (a query/document ``Router`` model)."""
+    try:
+        return type(model[0]).__name__ == "Router"
+    except (IndexError, TypeError, KeyError):
+        return False
 
 
 class LoreEncoder:
@@ -268,6 +296,7 @@ class LoreEncoder:
             batch_size=batch_size or self.batch_size,
             show_progress=show_progress,
             lock=self._query_lock,
+            task="query",
         )
 
     def embed_documents(
@@ -281,6 +310,7 @@ class LoreEncoder:
             batch_size=batch_size or self.batch_size,
             show_progress=show_progress,
             lock=self._doc_lock,
+            task="document",
         )
 
     @classmethod

@@ -52,11 +52,31 @@ class TrainConfig:
         1.0,
     )
     include_original: bool = _help("also train on original queries as P/N2 rows", False)
-    device: str = _help("torch device", "cpu")
+    device: str = _help("torch device: auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps", "auto")
     cache_dir: str | None = _help("document-embedding cache folder; default: ~/.cache/lore-rag/doc_embeddings", None)
     resume: bool = _help("resume from output_dir/last when it holds an unfinished run of the same config", True)
     show_progress: bool = _help("progress bars", True)
     name: str | None = _help("label of the checkpoint in tables and the app", None)
+    query_prompt: str | None = _help("text prepended to every query (overrides the model's own 'query' prompt)", None)
+    query_prompt_name: str | None = _help("name of the model's prompt to use for queries (default: 'query')", None)
+    document_prompt_name: str | None = _help(
+        "name of the model's prompt to use for documents (default: 'document', 'passage' or 'corpus')", None
+    )
+    trust_remote_code: bool = _help("allow models that ship their own Python code (only for models you trust)", False)
+    bf16: bool = _help("bfloat16 mixed precision (GPUs with bf16, CPUs with AVX512-BF16 / AMX)", False)
+    fp16: bool = _help("float16 mixed precision (CUDA GPUs)", False)
+    gradient_checkpointing: bool = _help("recompute activations in the backward pass (less memory, slower)", False)
+    lora_r: int = _help("LoRA rank; 0 (default) fine-tunes every weight of the query encoder", 0)
+    lora_alpha: float = _help("LoRA scaling alpha", 16.0)
+    lora_dropout: float = _help("LoRA dropout", 0.05)
+    lora_target_modules: list[str] = _help(
+        "modules LoRA wraps (default: PEFT's choice for the architecture)", default_factory=list
+    )
+    report_to: list[str] = _help(
+        "where the Trainer reports metrics: none, tensorboard, wandb, mlflow, ... (as Hugging Face Trainer)",
+        default_factory=lambda: ["none"],
+    )
+    push_to_hub: str | None = _help("after training, upload best/ to this Hugging Face Hub repo id", None)
 
     def __post_init__(self) -> None:
         if isinstance(self.train_files, str):
@@ -78,13 +98,121 @@ class TrainConfig:
             raise ConfigError(f"field 'warmup_ratio': must be in [0, 1), got {self.warmup_ratio}")
         if self.anchor_weight < 0:
             raise ConfigError(f"field 'anchor_weight': must be >= 0, got {self.anchor_weight}")
+        for name in ("max_steps", "eval_steps", "save_steps"):
+            value = getattr(self, name)
+            if value is not None and int(value) < 1:
+                raise ConfigError(f"field '{name}': must be >= 1 (or left unset), got {value}")
+        if self.lora_r < 0:
+            raise ConfigError(f"field 'lora_r': must be >= 0 (0 turns LoRA off), got {self.lora_r}")
+        if not 0 <= self.lora_dropout < 1:
+            raise ConfigError(f"field 'lora_dropout': must be in [0, 1), got {self.lora_dropout}")
+        if self.bf16 and self.fp16:
+            raise ConfigError("flags --bf16 and --fp16 exclude each other: pick one")
+        if isinstance(self.report_to, str):
+            self.report_to = [self.report_to]
+        if isinstance(self.lora_target_modules, str):
+            self.lora_target_modules = [self.lora_target_modules]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of all fields."""
         return asdict(self)
 
+    def result_settings(self) -> dict[str, Any]:
+        """The fields that change the trained weights (what a resumed run must share)."""
+        ignore = {
+            "output_dir",
+            "resume",
+            "show_progress",
+            "cache_dir",
+            "device",
+            "name",
+            "eval_steps",
+            "save_steps",
+            "report_to",
+            "push_to_hub",
+            "metric_for_best",
+        }
+        return {k: v for k, v in self.to_dict().items() if k not in ignore}
+
     def run_key(self) -> str:
         """Hash of the fields that change the result; a resumed run must match it."""
-        ignore = {"output_dir", "resume", "show_progress", "cache_dir", "device", "name", "eval_steps", "save_steps"}
-        data = {k: v for k, v in self.to_dict().items() if k not in ignore}
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+        return hashlib.sha256(json.dumps(self.result_settings(), sort_keys=True).encode()).hexdigest()[:16]
+
+    def check_runtime(self) -> None:
+        """Checks that need the machine (device, mixed precision, PEFT, the output folder), before any work.
+
+        Raises:
+            ConfigError: naming the flag and what to do.
+        """
+        import os
+        import uuid
+        from pathlib import Path
+
+        import torch
+
+        from lore_rag.models.encoder import resolve_device
+
+        device = resolve_device(self.device)
+        if self.fp16 and not device.startswith("cuda"):
+            raise ConfigError(f"flag --fp16 needs a CUDA GPU; the device here is {device} (try --bf16)")
+        if self.bf16:
+            if device.startswith("cuda") and not torch.cuda.is_bf16_supported():
+                raise ConfigError("flag --bf16: this GPU has no bfloat16 support; use --fp16")
+            if device == "cpu" and not _cpu_has_bf16():
+                raise ConfigError("flag --bf16: this CPU has no bfloat16 instructions (AVX512-BF16, AMX); drop --bf16")
+        if self.lora_r:
+            try:
+                import peft  # noqa: F401
+            except ImportError:
+                raise ConfigError("flag --lora-r needs the package peft: pip install peft") from None
+        import importlib.util
+
+        for target, packages in (("tensorboard", ("tensorboard", "tensorboardX")), ("wandb", ("wandb",))):
+            if target in self.report_to and not any(importlib.util.find_spec(p) for p in packages):
+                raise ConfigError(
+                    f"flag --report-to {target} needs the package {packages[0]}: pip install {packages[0]}"
+                )
+        out = Path(self.output_dir).expanduser()
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"flag --output: {out} exists and is not a folder")
+        probe_dir = out if out.is_dir() else next((p for p in out.parents if p.exists()), Path("."))
+        if not probe_dir.is_dir():
+            raise ConfigError(f"flag --output: {probe_dir} is not a folder, so {out} cannot be created there")
+        if not os.access(probe_dir, os.W_OK | os.X_OK):
+            raise ConfigError(f"flag --output: {probe_dir} is not writable")
+        probe = probe_dir / f".lore-rag-write-probe-{uuid.uuid4().hex[:8]}"
+        try:
+            probe.mkdir()
+            probe.rmdir()
+        except OSError as exc:
+            raise ConfigError(f"flag --output: cannot write in {probe_dir} ({exc.strerror or exc})") from None
+
+    def apply_prompts(self, model: Any) -> None:
+        """Apply ``query_prompt`` / ``query_prompt_name`` / ``document_prompt_name`` to a loaded model's prompts.
+
+        Raises:
+            ConfigError: for a prompt name the model does not define.
+        """
+        prompts = dict(getattr(model, "prompts", None) or {})
+        for flag, name, role in (
+            ("--query-prompt-name", self.query_prompt_name, "query"),
+            ("--document-prompt-name", self.document_prompt_name, "document"),
+        ):
+            if name is None:
+                continue
+            if name not in prompts:
+                known = ", ".join(sorted(prompts)) or "none"
+                raise ConfigError(f"flag {flag}: the model has no prompt named {name!r} (its prompts: {known})")
+            prompts[role] = prompts[name]
+        if self.query_prompt is not None:
+            prompts["query"] = self.query_prompt
+        model.prompts = prompts
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            flags = handle.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags

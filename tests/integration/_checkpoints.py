@@ -29,12 +29,13 @@ def make_checkpoints(root: Path, *, name: str | None = None) -> dict:
     manifest = {"base_model": DEFAULT_MODEL, "base_fingerprint": raw.document_fingerprint}
     if name:
         manifest["name"] = name
-    save_checkpoint(perturbed(raw.query_model, 0), root / "lore", manifest)
+    save_checkpoint(perturbed(raw.query_model, 0), root / "lore", manifest, document_model=raw.document_model)
     other_base = perturbed(raw.document_model, 1)
     other_base.save(str(root / "other-base"))
     save_checkpoint(
         perturbed(other_base, 2),
         root / "lore-other",
         {"base_model": str(root / "other-base"), "base_fingerprint": model_fingerprint(other_base)},
+        document_model=other_base,
     )
     return {"raw": raw, "lore": root / "lore", "other": root / "lore-other", "root": root}

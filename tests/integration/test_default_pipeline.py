@@ -12,8 +12,8 @@ import pytest
 from lore_rag.data.io import read_examples
 from lore_rag.defaults import bundled_validation_path
 from lore_rag.evaluation.candidates import evaluate_candidates
+from lore_rag.models.doc_cache import DocEmbeddingCache
 from lore_rag.models.encoder import LoreEncoder
-from lore_rag.training.doc_cache import DocEmbeddingCache
 from lore_rag.training.trainer import TrainConfig, train
 
 pytestmark = pytest.mark.slow

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
+from pathlib import Path
 
 import pytest
 import torch
 
 from lore_rag.data.io import read_examples, write_examples
-from lore_rag.models.checkpoint import MANIFEST_NAME, read_manifest
+from lore_rag.models.checkpoint import read_manifest
+from lore_rag.models.doc_cache import DocEmbeddingCache
 from lore_rag.models.encoder import LoreEncoder, model_fingerprint
-from lore_rag.training.doc_cache import DocEmbeddingCache
-from lore_rag.training.trainer import STATE_NAME, TrainConfig, train
+from lore_rag.training.resume import MARKER
+from lore_rag.training.trainer import TrainConfig, train
 
 pytestmark = pytest.mark.slow
 
@@ -64,15 +64,29 @@ def test_only_the_query_encoder_learns(small_data, tmp_path, base_model):
     assert not torch.allclose(
         torch.from_numpy(encoder.embed_queries(text)), torch.from_numpy(LoreEncoder(base_model).embed_queries(text))
     )
-    # a plain sentence-transformers folder with safetensors weights
+    # one sentence-transformers folder with both sides: encode_query is the tuned side, encode_document the original
     from sentence_transformers import SentenceTransformer
 
-    assert list(result.best.glob("*.safetensors"))
+    assert list(result.best.glob("query_0_*/*.safetensors")) and list(result.best.glob("document_0_*/*.safetensors"))
     plain = SentenceTransformer(str(result.best), device="cpu")
-    assert model_fingerprint(plain) == model_fingerprint(encoder.query_model)
+    assert torch.allclose(
+        torch.from_numpy(plain.encode_query(text, normalize_embeddings=True)),
+        torch.from_numpy(encoder.embed_queries(text)),
+        atol=1e-5,
+    )
+    assert torch.allclose(
+        torch.from_numpy(plain.encode_document(text, normalize_embeddings=True)),
+        torch.from_numpy(LoreEncoder(base_model).embed_documents(text)),
+        atol=1e-5,
+    )
+    card = (result.best / "README.md").read_text()
+    assert "all-MiniLM-L6-v2" in card and "LORE" in card
+    assert "tau 0.05, alpha 1.0, beta 3.0" in card and manifest["train_data"][0]["sha256"][:16] in card
+    assert "| rewritten |" in card and "encode_document" in card and "LlamaIndex" in card and "LangChain" in card
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [s["step"] for s in history["steps"]] == [1, 2, 3]
-    assert {"loss", "sim_P", "sim_N1", "sim_N2"} <= set(history["steps"][0])
+    assert {"loss", "anchor", "sim_P", "sim_N1", "sim_N2"} <= set(history["steps"][0])
+    assert [e["step"] for e in history["evals"]] == [0, 3]
     png = (tmp_path / "run" / "training_curves.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     phases = ("load", "embed_documents", "steps", "evaluate", "save")
@@ -99,6 +113,10 @@ def test_loss_must_be_lore_or_infonce_and_beta_above_alpha():
         TrainConfig(loss="triplet")
     with pytest.raises(ConfigError, match="beta > alpha"):
         TrainConfig(alpha=2.0, beta=1.5)
+    with pytest.raises(ConfigError, match="field 'max_steps': must be >= 1"):
+        TrainConfig(max_steps=-1)
+    with pytest.raises(ConfigError, match="--bf16 and --fp16"):
+        TrainConfig(bf16=True, fp16=True)
 
 
 def _cli(args, env_extra=None, **kw):
@@ -106,56 +124,156 @@ def _cli(args, env_extra=None, **kw):
     return subprocess.Popen([sys.executable, "-m", "lore_rag", *args], env=env, **kw)
 
 
-def test_resume_after_kill_matches_an_uninterrupted_run(small_data, tmp_path):
-    common = [
-        "train",
-        "--train",
-        str(small_data / "train.jsonl"),
-        "--no-compare",
-        "--batch-size",
-        "4",
-        "--max-steps",
-        "6",
-        "--save-steps",
-        "2",
-        "--lr",
-        "5e-5",
-        "--cache-dir",
-        str(small_data / "cache"),
-        "--no-show-progress",
-        "--anchor-weight",
-        "0",
-    ]
-    straight = tmp_path / "straight"
-    assert _cli([*common, "--output", str(straight)]).wait(timeout=600) == 0
+RESUME_ARGS = [
+    "--no-compare",
+    "--batch-size",
+    "4",
+    "--max-steps",
+    "6",
+    "--save-steps",
+    "2",
+    "--lr",
+    "5e-5",
+    "--no-show-progress",
+    "--anchor-weight",
+    "0",
+]
 
-    run = tmp_path / "killed"
-    proc = _cli([*common, "--output", str(run)])
-    state = run / "last" / STATE_NAME
-    deadline = time.time() + 600
-    while not state.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    assert proc.poll() is None, "run finished before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    killed_at = torch.load(state, weights_only=False)["step"]
-    assert 2 <= killed_at < 6
 
-    log = tmp_path / "resume.log"
-    with log.open("w") as handle:
-        assert _cli([*common, "--output", str(run)], stderr=handle).wait(timeout=600) == 0
-    assert f"resuming {run} at step {killed_at}" in log.read_text()
-    a = read_manifest(straight / "last")
-    b = read_manifest(run / "last")
-    assert a["step"] == b["step"] == 6
+def _resume_args(small_data):
+    return ["train", "--train", str(small_data / "train.jsonl"), "--cache-dir", str(small_data / "cache"), *RESUME_ARGS]
+
+
+@pytest.fixture(scope="module")
+def straight_run(small_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("straight") / "run"
+    assert _cli([*_resume_args(small_data), "--output", str(out)]).wait(timeout=600) == 0
+    return out
+
+
+def _query_weights(folder):
     from safetensors.torch import load_file
 
-    wa = load_file(str(straight / "last" / "model.safetensors"))
-    wb = load_file(str(run / "last" / "model.safetensors"))
+    return load_file(str(next(folder.glob("query_0_*/model.safetensors"))))
+
+
+# (crash point, its occurrence): the second checkpoint save (step 4) cut at each phase, or the final export
+PHASES = [
+    ("save-model", 2, 2),
+    ("save-optimizer", 2, 2),
+    ("save-rng", 2, 2),
+    ("save-state", 2, 2),
+    ("save-marker", 2, 4),
+    ("export-last", 1, 6),
+]
+
+
+@pytest.mark.parametrize(("point", "nth", "resumed_at"), PHASES, ids=[p[0] for p in PHASES])
+def test_kill_9_at_every_phase_of_a_save_then_resume_matches_an_uninterrupted_run(
+    small_data, tmp_path, straight_run, point, nth, resumed_at
+):
+    run = tmp_path / "killed"
+    crashed = _cli([*_resume_args(small_data), "--output", str(run)], {"LORE_RAG_CRASH_AT": f"{point}#{nth}"})
+    assert crashed.wait(timeout=600) == 137
+    log = tmp_path / "resume.log"
+    with log.open("w") as handle:
+        assert _cli([*_resume_args(small_data), "--output", str(run)], stderr=handle).wait(timeout=600) == 0
+    text = log.read_text()
+    assert f"resuming {run} at step {resumed_at}" in text, text[-2000:]
+    if resumed_at == 2:
+        assert f"ignoring {run / 'checkpoints' / 'checkpoint-4'}: its save did not finish" in text
+    a, b = read_manifest(straight_run / "last"), read_manifest(run / "last")
+    assert a["step"] == b["step"] == 6
+    wa, wb = _query_weights(straight_run / "last"), _query_weights(run / "last")
     assert wa.keys() == wb.keys()
     for key in wa:
         assert torch.allclose(wa[key], wb[key], atol=1e-6), key
-    assert (run / "last" / MANIFEST_NAME).is_file()
+    assert not list(run.rglob("*.bin")) and not list(run.rglob("*.pkl"))
+
+
+def test_a_planted_pickle_is_refused_and_never_unpickled(small_data, tmp_path, straight_run):
+    import hashlib
+    import pickle
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(straight_run, run)
+    checkpoint = run / "checkpoints" / "checkpoint-6"
+    marker_file = tmp_path / "unpickled-marker"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker_file}",))
+
+    target = checkpoint / "rng_state.pth"
+    target.write_bytes(pickle.dumps(Evil()))
+    # a careful attacker also fixes the completion marker's hash: the file itself must still be refused
+    marker = json.loads((checkpoint / MARKER).read_text())
+    marker["files"]["rng_state.pth"] = {
+        "size": target.stat().st_size,
+        "sha256": hashlib.sha256(target.read_bytes()).hexdigest(),
+    }
+    (checkpoint / MARKER).write_text(json.dumps(marker))
+    out = subprocess.run(
+        [sys.executable, "-m", "lore_rag", *_resume_args(small_data), "--output", str(run)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 1
+    assert not marker_file.exists()
+    assert f"{target}: refusing to load it: it is not a plain tensor file" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_a_truncated_trainer_state_is_named_and_nothing_is_touched(small_data, tmp_path, straight_run):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(straight_run, run)
+    state = run / "checkpoints" / "checkpoint-6" / "trainer_state.json"
+    state.write_text(state.read_text()[:100])
+    before = {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in run.rglob("*")}
+    out = subprocess.run(
+        [sys.executable, "-m", "lore_rag", *_resume_args(small_data), "--output", str(run)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 1
+    assert f"{state}: truncated since it was saved" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in run.rglob("*")} == before
+
+
+def test_train_cli_refuses_bad_output_and_max_steps_before_any_work(small_data, tmp_path):
+    base = [sys.executable, "-m", "lore_rag", "train", "--train", str(small_data / "train.jsonl")]
+    a_file = tmp_path / "a-file"
+    a_file.write_text("keep me\n")
+    out = subprocess.run([*base, "--output", str(a_file)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1 and f"flag --output: {a_file} exists and is not a folder" in out.stderr
+    assert a_file.read_text() == "keep me\n"
+    read_only = next((p for p in (Path("/proc"), Path("/sys")) if not _writable(p)), None)
+    if read_only is not None:
+        out = subprocess.run(
+            [*base, "--output", str(read_only / "lore-out")], capture_output=True, text=True, timeout=300
+        )
+        assert out.returncode == 1 and f"flag --output: cannot write in {read_only}" in out.stderr, out.stderr
+        assert "Traceback" not in out.stderr
+    out = subprocess.run(
+        [*base, "--output", str(tmp_path / "o"), "--max-steps", "-1"], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 1 and "field 'max_steps': must be >= 1" in out.stderr
+    assert "best checkpoint" not in out.stdout and not (tmp_path / "o").exists()
+
+
+def _writable(folder):
+    try:
+        (folder / "lore-probe").mkdir()
+    except OSError:
+        return False
+    (folder / "lore-probe").rmdir()
+    return True
 
 
 def test_cli_errors_name_the_problem(tmp_path, small_data):
@@ -231,8 +349,54 @@ def test_base_model_config_is_honoured(small_data, tmp_path, base_model):
     result = train(_config(small_data, tmp_path / "run", base_model=str(folder), max_steps=1))
     tuned = SentenceTransformer(str(result.best), device="cpu")
     assert tuned.prompts["query"] == "query: " and tuned.prompts["document"] == "passage: "
-    assert json.loads((result.best / "1_Pooling" / "config.json").read_text())["pooling_mode"] == "cls"
+    assert json.loads((result.best / "query_1_Pooling" / "config.json").read_text())["pooling_mode"] == "cls"
+    assert json.loads((result.best / "document_1_Pooling" / "config.json").read_text())["pooling_mode"] == "cls"
     encoder = LoreEncoder.from_checkpoint(result.best)
     assert model_fingerprint(encoder.document_model) == model_fingerprint(raw.document_model)
     assert np.allclose(encoder.embed_documents([d]), expected_d, atol=1e-5)
-    assert np.allclose(encoder.embed_queries([q]), tuned.encode(["query: " + q], normalize_embeddings=True), atol=1e-5)
+    assert np.allclose(encoder.embed_queries([q]), tuned.encode_query([q], normalize_embeddings=True), atol=1e-5)
+    assert np.allclose(tuned.encode_document([d], normalize_embeddings=True), expected_d, atol=1e-5)
+
+
+def test_lora_checkpoint_is_an_adapter_that_every_loader_takes(small_data, tmp_path, base_model):
+    import numpy as np
+
+    result = train(_config(small_data, tmp_path / "lora", lora_r=4, lr=5e-4, max_steps=2, anchor_weight=0.0))
+    best = result.best
+    assert (best / "adapter_model.safetensors").is_file() and (best / "adapter_config.json").is_file()
+    weights = sum(p.stat().st_size for p in best.rglob("*.safetensors"))
+    assert weights < 2_000_000  # the adapter alone, not the 90 MB model
+    manifest = read_manifest(best)
+    assert manifest["training"]["lora_r"] == 4 and manifest["base_fingerprint"] == model_fingerprint(base_model)
+    raw = LoreEncoder(base_model)
+    q, d = ["Who founded the company?"], ["The company was founded in 1901."]
+    for encoder in (
+        LoreEncoder.from_checkpoint(best),
+        __import__("lore_rag.integrations.langchain", fromlist=["LoreEmbeddings"]).LoreEmbeddings(checkpoint=str(best)),
+    ):
+        embed_q = encoder.embed_queries if hasattr(encoder, "embed_queries") else encoder.embed_query
+        embed_d = encoder.embed_documents
+        assert np.allclose(np.asarray(embed_d(d)).reshape(1, -1), raw.embed_documents(d), atol=1e-5)
+        assert not np.allclose(
+            np.asarray(embed_q(q if embed_q.__name__ == "embed_queries" else q[0])).reshape(1, -1),
+            raw.embed_queries(q),
+            atol=1e-4,
+        )
+    from lore_rag.integrations.llama_index import LoreEmbedding
+
+    li = LoreEmbedding(checkpoint=str(best))
+    assert np.allclose(li.get_text_embedding(d[0]), raw.embed_documents(d)[0], atol=1e-5)
+    out = subprocess.run(
+        [sys.executable, "-m", "lore_rag", "eval", "--model", "raw", str(tmp_path / "lora"), "--data",
+         str(small_data / "val.jsonl")],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "P@3" in out.stdout
+
+
+def test_lora_on_a_model_peft_cannot_wrap_is_one_line_before_training(small_data, tmp_path):
+    from lore_rag.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="flag --lora-r: PEFT cannot add a LoRA adapter"):
+        train(_config(small_data, tmp_path / "x", lora_r=4, lora_target_modules=["no_such_module"], max_steps=1))

@@ -1,0 +1,117 @@
+"""Tiered rows -> a ``datasets.Dataset`` whose rows point at their precomputed candidate vectors, and its collator.
+
+A row holds the query text, the original query (``""`` when the row has none), the row numbers of its chunks in
+the frozen document cache, their tiers, and the row number of the base model's vector of its original query.
+The collator tokenises the query texts with the model's own ``preprocess`` (which knows where a prompt ends) and
+gathers the candidate vectors from the memory-mapped cache, so only the batch's vectors are ever in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from lore_rag.data.schema import Example, Tier
+from lore_rag.models.doc_cache import DocEmbeddingCache
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+__all__ = ["COLUMNS", "LoreDataCollator", "build_dataset"]
+
+#: Columns of a LORE training dataset, in the order the collator reads them.
+COLUMNS = ("query", "original_query", "candidates", "tiers", "teacher")
+
+
+def build_dataset(
+    examples: Sequence[Example], documents: DocEmbeddingCache, teacher: DocEmbeddingCache | None = None
+) -> Dataset:
+    """The training dataset for ``examples``, embedding any chunk (and original query) the caches lack.
+
+    Args:
+        examples: Tiered rows.
+        documents: Cache of the frozen document encoder's vectors.
+        teacher: Cache of the base model's query vectors (query prompt), for the anchor; ``None``: no anchor.
+    """
+    from datasets import Dataset
+
+    chunks = list(dict.fromkeys(c for e in examples for c in e.chunks))
+    index = dict(zip(chunks, documents.rows(chunks)))
+    originals = [e.original_query for e in examples if e.original_query] if teacher is not None else []
+    teacher_index: dict[str, int] = {}
+    if originals:
+        unique = list(dict.fromkeys(originals))
+        teacher_index = dict(zip(unique, teacher.rows(unique)))  # type: ignore[union-attr]
+    return Dataset.from_dict(
+        {
+            "query": [e.query for e in examples],
+            "original_query": [(e.original_query or "") if teacher is not None else "" for e in examples],
+            "candidates": [[index[c] for c in e.chunks] for e in examples],
+            "tiers": [[int(t) for t in e.tiers] for e in examples],
+            "teacher": [teacher_index.get(e.original_query or "", -1) for e in examples],
+        }
+    )
+
+
+@dataclass
+class LoreDataCollator:
+    """Turn dataset rows into the model inputs and the ``labels`` dict :class:`~lore_rag.losses.LoreLoss` reads.
+
+    Args:
+        preprocess_fn: The model's ``preprocess`` (tokenises and handles the prompt).
+        documents: ``[n, dim]`` candidate vectors (a ``numpy.memmap`` of the document cache).
+        teachers: ``[m, dim]`` base-model query vectors for the anchor, or ``None``.
+        query_prompt: Prompt prepended to every query (the model's ``query`` prompt unless overridden).
+        max_length: Token limit of the queries during training (``None``: the model's own).
+    """
+
+    preprocess_fn: Callable[..., dict[str, Any]]
+    documents: np.ndarray
+    teachers: np.ndarray | None = None
+    query_prompt: str = ""
+    max_length: int | None = None
+    valid_label_columns: list[str] = field(default_factory=list)
+
+    def _tokenise(self, texts: list[str]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"prompt": self.query_prompt or None}
+        if self.max_length is not None:
+            kwargs["max_length"] = self.max_length
+        try:
+            return self.preprocess_fn(texts, **kwargs)
+        except TypeError:  # a preprocess without max_length
+            kwargs.pop("max_length", None)
+            return self.preprocess_fn(texts, **kwargs)
+
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """One batch: ``query_*`` and ``original_*`` features and ``label`` (a dict of tensors)."""
+        width = max(len(r["candidates"]) for r in rows)
+        dim = self.documents.shape[1]
+        docs = np.zeros((len(rows), width, dim), dtype=np.float32)
+        tiers = np.full((len(rows), width), int(Tier.NEGATIVE), dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=bool)
+        for i, row in enumerate(rows):
+            n = len(row["candidates"])
+            docs[i, :n] = self.documents[np.asarray(row["candidates"], dtype=np.int64)]
+            tiers[i, :n] = row["tiers"]
+            mask[i, :n] = True
+        batch: dict[str, Any] = {}
+        for key, value in self._tokenise([r["query"] for r in rows]).items():
+            batch[f"query_{key}"] = value
+        label: dict[str, torch.Tensor] = {
+            "doc_vectors": torch.from_numpy(docs),
+            "tiers": torch.from_numpy(tiers),
+            "mask": torch.from_numpy(mask),
+        }
+        anchored = [i for i, r in enumerate(rows) if r.get("original_query") and r.get("teacher", -1) >= 0]
+        if anchored and self.teachers is not None:
+            for key, value in self._tokenise([rows[i]["original_query"] for i in anchored]).items():
+                batch[f"original_{key}"] = value
+            ids = np.asarray([rows[i]["teacher"] for i in anchored], dtype=np.int64)
+            label["anchor_rows"] = torch.tensor(anchored, dtype=torch.long)
+            label["teacher"] = torch.from_numpy(np.asarray(self.teachers[ids], dtype=np.float32))
+        batch["label"] = label
+        return batch

@@ -1,0 +1,373 @@
+"""The ``SentenceTransformerTrainer`` wiring of :func:`lore_rag.training.train`: arguments, callbacks, LoRA, resume.
+
+Kept apart from :mod:`lore_rag.training.trainer` so that importing lore-rag does not import the Trainer stack.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lore_rag.errors import ConfigError
+from lore_rag.evaluation.evaluator import LoreEvaluator
+from lore_rag.losses.lore_loss import LoreLoss
+from lore_rag.models.crash_points import crash_point
+from lore_rag.models.encoder import query_prompt, resolve_device
+from lore_rag.training.data import LoreDataCollator
+from lore_rag.training.resume import CHECKPOINTS, ResumePlan, mark_complete
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformer
+
+    from lore_rag.data.schema import Example
+    from lore_rag.models.doc_cache import DocEmbeddingCache
+    from lore_rag.training.args import TrainConfig
+
+__all__ = ["add_lora", "main_process_first", "run_trainer", "world_size"]
+
+logger = logging.getLogger(__name__)
+
+EVALUATOR_NAME = "lore"
+
+
+def world_size() -> int:
+    """Processes in this run (``torchrun`` / ``accelerate launch`` set ``WORLD_SIZE``)."""
+    return max(1, int(os.environ.get("WORLD_SIZE", "1")))
+
+
+def _rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+@contextlib.contextmanager
+def main_process_first() -> Iterator[None]:
+    """Rank 0 runs the block first (e.g. fills the document cache on disk); the other ranks then read its results."""
+    if world_size() == 1:
+        yield
+        return
+    from accelerate import PartialState
+
+    with PartialState().main_process_first():
+        yield
+
+
+def add_lora(model: SentenceTransformer, config: TrainConfig) -> None:
+    """Wrap the model's transformer in a PEFT LoRA adapter; only the adapter's weights then train.
+
+    PEFT's own ``get_peft_model`` is used (not ``SentenceTransformer.add_adapter``, whose transformers integration
+    asks for a newer PEFT than some installs have).
+
+    Raises:
+        ConfigError: when PEFT cannot wrap this model (no module matches ``--lora-target-modules``, or PEFT has no
+            default targets for the architecture).
+    """
+    from peft import LoraConfig, get_peft_model
+
+    module = model[0]
+    inner = getattr(module, "model", None)
+    if inner is None or not hasattr(module, "auto_model"):
+        raise ConfigError(f"flag --lora-r: {config.base_model} has no transformer module for PEFT to wrap")
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,  # type: ignore[arg-type]
+        lora_dropout=config.lora_dropout,
+        target_modules=list(config.lora_target_modules) or None,
+    )
+    try:
+        wrapped = get_peft_model(inner, lora)
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"flag --lora-r: PEFT cannot add a LoRA adapter to {config.base_model}: {first}") from None
+    module.model = wrapped
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    logger.info("LoRA r=%d: %d trainable parameter(s)", config.lora_r, trainable)
+
+
+def _history(log_history: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """``history.json``: per-step loss terms and similarities, and the evaluations, from the Trainer's log."""
+    steps, evals = [], []
+    prefix = f"eval_{EVALUATOR_NAME}_"
+    for entry in log_history:
+        if "loss" in entry and "step" in entry:
+            record = {"step": entry["step"], "lr": entry.get("learning_rate"), "loss": entry.get("lore", entry["loss"])}
+            record["total_loss"] = entry["loss"]
+            for key in ("anchor", "sim_P", "sim_N1", "sim_N2", "grad_norm"):
+                if key in entry:
+                    record[key] = entry[key]
+            for key in ("sim_P", "sim_N1", "sim_N2"):
+                record.setdefault(key, float("nan"))
+            steps.append(record)
+        elif any(k.startswith(prefix) for k in entry):
+            record = {"step": entry.get("step", 0)}
+            for key, value in entry.items():
+                if not key.startswith(prefix) or key == prefix + "score":
+                    continue
+                view, _, metric = key[len(prefix) :].partition("_")
+                record[f"{view}/{metric}"] = value
+            record["score"] = entry.get(prefix + "score")
+            evals.append(record)
+    return {"steps": steps, "evals": evals}
+
+
+def _metrics_of(entry: dict[str, Any]) -> dict[str, Any]:
+    """``{view: {metric: value}}`` from one evaluation log entry."""
+    prefix = f"eval_{EVALUATOR_NAME}_"
+    out: dict[str, Any] = {}
+    for key, value in entry.items():
+        if key.startswith(prefix) and key != prefix + "score":
+            view, _, metric = key[len(prefix) :].partition("_")
+            out.setdefault(view, {})[metric] = value
+    return out
+
+
+def run_trainer(
+    config: TrainConfig,
+    *,
+    query_model: SentenceTransformer,
+    base: SentenceTransformer,
+    dataset: Dataset,
+    documents: DocEmbeddingCache,
+    teacher: DocEmbeddingCache | None,
+    validation: list[Example],
+    total_steps: int,
+    resume_from: ResumePlan,
+    export: Callable[[str, SentenceTransformer, int, dict[str, Any]], None],
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    """Train ``query_model`` with ``SentenceTransformerTrainer``; export ``best/`` and ``last/`` through ``export``.
+
+    Returns:
+        ``history``, ``best_metrics``, ``step`` and ``is_main`` (rank 0).
+    """
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from transformers import TrainerCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    out = Path(config.output_dir)
+    device = resolve_device(config.device)
+    if config.lora_r:
+        add_lora(query_model, config)
+    max_length = min(config.max_seq_length, query_model.max_seq_length or config.max_seq_length)
+    evaluator = (
+        LoreEvaluator(
+            validation, embed_documents=documents.embed, name=EVALUATOR_NAME, primary_metric=config.metric_for_best
+        )
+        if validation
+        else None
+    )
+    fresh = resume_from.checkpoint is None
+    eval_steps = config.eval_steps or total_steps
+    save_steps = config.save_steps or total_steps
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(out / CHECKPOINTS),
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.lr,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps or -1,
+        warmup_steps=config.warmup_ratio,
+        lr_scheduler_type="linear",
+        weight_decay=config.weight_decay,
+        max_grad_norm=config.max_grad_norm,
+        seed=config.seed,
+        logging_steps=1,
+        logging_first_step=True,
+        save_strategy="steps",
+        save_steps=save_steps,
+        eval_strategy="steps" if evaluator is not None else "no",
+        eval_steps=eval_steps if evaluator is not None else None,
+        eval_on_start=evaluator is not None and fresh,
+        metric_for_best_model=(f"eval_{evaluator.metric_key}" if evaluator is not None else None),
+        greater_is_better=evaluator.greater_is_better if evaluator is not None else None,
+        report_to=[r for r in config.report_to if r != "none"] or "none",
+        disable_tqdm=not config.show_progress,
+        bf16=config.bf16,
+        fp16=config.fp16,
+        activation_checkpointing=config.gradient_checkpointing,
+        use_cpu=device == "cpu",
+        dataloader_drop_last=False,
+        remove_unused_columns=False,
+        save_only_model=False,
+        # BERT-style models carry a pooler that sentence pooling never uses
+        ddp_find_unused_parameters=True if world_size() > 1 else None,
+    )
+    if args.world_size > 1 and config.max_steps is None:
+        # every rank takes its own batches, so one epoch is fewer optimiser steps
+        import math
+
+        per_rank = math.ceil(len(dataset) / (config.batch_size * args.world_size))
+        total_steps = math.ceil(per_rank / config.grad_accum) * config.epochs
+        if config.eval_steps is None and evaluator is not None:
+            args.eval_steps = total_steps
+        if config.save_steps is None:
+            args.save_steps = total_steps
+    loss = LoreLoss(
+        query_model,
+        tau=config.tau,
+        alpha=config.alpha,
+        beta=config.beta,
+        anchor_weight=config.anchor_weight if teacher is not None else 0.0,
+    )
+    collator = LoreDataCollator(
+        preprocess_fn=query_model.preprocess,
+        documents=documents.matrix(),
+        teachers=teacher.matrix() if teacher is not None else None,
+        query_prompt=query_prompt(query_model),
+        max_length=max_length,
+    )
+    run_key, settings = config.run_key(), config.result_settings()
+    tracked: dict[str, Any] = {"best_metrics": {}}
+
+    class LoreTrainer(SentenceTransformerTrainer):
+        """Logs the P/N1/N2 similarities, marks complete checkpoints, and has named crash points for tests."""
+
+        def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+            if "loss" in logs:
+                logs = dict(logs)
+                logs.update({k: round(v, 4) for k, v in loss.pop_similarities().items()})
+            super().log(logs, start_time)
+
+        def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
+            crash_point("save-model")
+            super()._save_optimizer_and_scheduler(output_dir)
+            crash_point("save-optimizer")
+
+        def _save_rng_state(self, output_dir: str) -> None:
+            super()._save_rng_state(output_dir)
+            crash_point("save-rng")
+
+        def _save_checkpoint(self, model: Any, trial: Any) -> None:
+            mark = time.perf_counter()
+            super()._save_checkpoint(model, trial)
+            crash_point("save-state")
+            folder = Path(str(self.args.output_dir)) / f"checkpoint-{self.state.global_step}"
+            # the Trainer pickles its arguments there for humans; nothing reads it back, and no pickle stays
+            (folder / "training_args.bin").unlink(missing_ok=True)
+            if self.args.should_save and folder.is_dir():
+                mark_complete(folder, run_key, settings, self.state.global_step)
+            crash_point("save-marker")
+            timings["save"] += time.perf_counter() - mark
+
+        def create_scheduler(self, num_training_steps: int, optimizer: Any = None) -> Any:
+            """Linear warmup that starts at lr/warmup (not 0), then linear decay: the schedule lore-rag always had."""
+            import torch
+
+            if self.lr_scheduler is None:
+                warmup = int(round(config.warmup_ratio * num_training_steps))
+
+                def factor(step: int) -> float:
+                    if step < warmup:
+                        return (step + 1) / max(1, warmup)
+                    return max(0.0, (num_training_steps - step) / max(1, num_training_steps - warmup))
+
+                self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer or self.optimizer, factor)  # type: ignore[arg-type]
+                self._created_lr_scheduler = True
+            return self.lr_scheduler
+
+        def create_model_card(self, *args: Any, **kwargs: Any) -> None:
+            """lore-rag writes its own card into best/ and last/; checkpoints/ needs none."""
+
+    class Exporter(TrainerCallback):
+        """Writes best/ whenever the primary metric improves (from the live model), times evaluation."""
+
+        def __init__(self) -> None:
+            self.skip = args.eval_on_start
+            self.eval_started = 0.0
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if control.should_evaluate:
+                self.eval_started = time.perf_counter()
+
+        def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            metrics: dict[str, float] = kwargs.get("metrics") or {}
+            if self.eval_started:
+                timings["evaluate"] += time.perf_counter() - self.eval_started
+                self.eval_started = 0.0
+            if self.skip:  # the step-0 evaluation of the base model: a reference, not a candidate
+                self.skip = False
+                return
+            key = args.metric_for_best_model
+            if key not in metrics:
+                return
+            value, best = metrics[key], state.best_metric
+            better = best is None or (value > best if args.greater_is_better else value < best)
+            if better:
+                tracked["best_metrics"] = {"step": state.global_step, **_metrics_of(metrics)}
+                if state.is_world_process_zero:
+                    export("best", query_model, state.global_step, tracked["best_metrics"])
+
+    trainer = LoreTrainer(
+        model=query_model,
+        args=args,
+        train_dataset=dataset,
+        loss=loss,
+        evaluator=evaluator,
+        data_collator=collator,  # type: ignore[arg-type]
+        callbacks=[Exporter()],
+    )
+    trainer.remove_callback(PrinterCallback)
+    if config.show_progress:
+        trainer.remove_callback(ProgressCallback)
+        trainer.add_callback(_QuietProgress())
+    if trainer.is_world_process_zero():
+        resume_from.apply()
+    if evaluator is not None and fresh:
+        exporter = next(c for c in trainer.callback_handler.callbacks if isinstance(c, Exporter))
+        exporter.eval_started = time.perf_counter()
+    mark = time.perf_counter()
+    trainer.train(resume_from_checkpoint=resume_from.checkpoint)
+    timings["steps"] += time.perf_counter() - mark - timings["evaluate"]
+    step = trainer.state.global_step
+    history = _history(trainer.state.log_history)
+    is_main = trainer.is_world_process_zero()
+    best_metrics = tracked["best_metrics"]
+    if not best_metrics and history["evals"]:
+        # resumed after the best step: take the best evaluation recorded in the log
+        key = args.metric_for_best_model or ""
+        scored = [e for e in trainer.state.log_history if key in e and e.get("step", 0) > 0]
+        if scored:
+            pick = max if args.greater_is_better else min
+            entry = pick(scored, key=lambda e: e[key])
+            best_metrics = {"step": entry["step"], **_metrics_of(entry)}
+    if is_main:
+        final: dict[str, Any] = {"step": step}
+        final_key = args.metric_for_best_model or ""
+        last_eval = next((e for e in reversed(trainer.state.log_history) if final_key and final_key in e), None)
+        if last_eval is not None and last_eval.get("step") == step:
+            final = {"step": step, **_metrics_of(last_eval)}
+        export("last", query_model, step, final)
+        if not (out / "best").is_dir() or evaluator is None:
+            best_metrics = best_metrics or final
+            export("best", query_model, step, final if evaluator is None else best_metrics)
+    if world_size() > 1:
+        trainer.accelerator.wait_for_everyone()
+    return {"history": history, "best_metrics": best_metrics, "step": step, "is_main": is_main}
+
+
+def _quiet_progress_class() -> type:
+    from transformers.trainer_callback import ProgressCallback
+
+    class QuietProgress(ProgressCallback):
+        """tqdm bar without the log dict printed at every step."""
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+            if state.is_world_process_zero and self.training_bar is not None and logs and "loss" in logs:
+                self.training_bar.set_postfix(loss=f"{logs['loss']:.3f}")
+
+    return QuietProgress
+
+
+def _QuietProgress() -> Any:  # noqa: N802 - a factory that reads like the class it makes
+    return _quiet_progress_class()()
+
+
+def check_resume_point(plan: ResumePlan) -> None:
+    """Raise when a plan points at a checkpoint that vanished since it was planned."""
+    if plan.checkpoint and not Path(plan.checkpoint).is_dir():
+        raise ConfigError(f"{plan.checkpoint}: the checkpoint to resume from disappeared")
