@@ -160,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
         show_progress=not args.no_progress,
     )
     refuse_oversize(documents, args.max_chunk_chars)
+    store = open_store(args)  # a damaged, locked or unreachable store fails before the model loads
     encoder = load_encoder(args)
     counter = TokenCounter(encoder.document_model)
     stats = ChunkingStats()
@@ -178,7 +179,6 @@ def run(args: argparse.Namespace) -> int:
     del documents
     lengths = counter.report(chunks)
     size, overlap = chunk_sizes(args.chunk_size, args.chunk_overlap, args.chunk_unit, counter)
-    store = open_store(args)
     report = index_chunks(
         chunks, store, encoder, files=len(files), batch_size=args.batch_size, show_progress=not args.no_progress
     )
