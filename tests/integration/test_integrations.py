@@ -44,10 +44,12 @@ def references(models):
     tuned = SentenceTransformer(str(models["lore_path"]), device="cpu")
     base = SentenceTransformer(str(bundled_model_path()), device="cpu")
 
-    def enc(model, texts):
-        return model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    def enc(model, texts, side="document"):
+        encode = model.encode_query if side == "query" else model.encode_document
+        return encode(texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
 
-    return {"tuned": lambda t: enc(tuned, t), "base": lambda t: enc(base, t)}
+    # The checkpoint holds both sides: encode_query is the tuned encoder, encode_document the original.
+    return {"tuned": lambda t: enc(tuned, t, "query"), "base": lambda t: enc(base, t)}
 
 
 @pytest.fixture(scope="module")

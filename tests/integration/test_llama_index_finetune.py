@@ -96,7 +96,8 @@ def test_finetuned_model_is_a_lore_embedding_with_tuned_queries_only(run):
     emb = run["engine"].get_finetuned_model(embed_batch_size=3)
     assert isinstance(emb, LoreEmbedding) and emb.embed_batch_size == 3
     query = run["rows"][0].original_query or run["rows"][0].query
-    tuned = SentenceTransformer(str(run["result"].best), device="cpu").encode(query, normalize_embeddings=True)
+    # a two-sided checkpoint: encode_query is the tuned side (plain encode is the document side)
+    tuned = SentenceTransformer(str(run["result"].best), device="cpu").encode_query(query, normalize_embeddings=True)
     base = SentenceTransformer(str(bundled_model_path()), device="cpu").encode(query, normalize_embeddings=True)
     assert np.allclose(emb.get_query_embedding(query), tuned, atol=1e-4)
     assert np.allclose(emb.get_text_embedding(query), base, atol=1e-4)
