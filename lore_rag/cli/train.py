@@ -64,6 +64,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train both InfoNCE and LORE and print raw vs InfoNCE vs LORE (default: on when no --train is given)",
     )
     parser.add_argument("--eval", dest="eval_files", nargs="+", metavar="FILE", help="extra files to evaluate on")
+    parser.add_argument(
+        "--corpus-eval",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="with --compare/--seeds/--eval, also evaluate corpus-wide (one index of all chunks, paired differences "
+        "from the raw model with 95%% intervals)",
+    )
     parser.set_defaults(func=run)
     from lore_rag.cli import push
 
@@ -72,7 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run training as the flags say and print the result table."""
-    from lore_rag.training.pipeline import compare
+    from lore_rag.training.pipeline import train_and_evaluate
 
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
     config = TrainConfig(**values)
@@ -86,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
             from lore_rag.defaults import bundled_validation_path
 
             eval_files.insert(0, config.validation_file or str(bundled_validation_path()))
-        result = compare(config, losses=losses, seeds=seeds, eval_files=eval_files)
+        result = train_and_evaluate(config, losses=losses, seeds=seeds, eval_files=eval_files, corpus=args.corpus_eval)
         for table in result.tables.values():
             print(table)
             print()

@@ -18,7 +18,7 @@ from lore_rag.evaluation.evaluator import LoreEvaluator
 from lore_rag.losses.lore_loss import LoreLoss
 from lore_rag.models.crash_points import crash_point
 from lore_rag.models.encoder import query_prompt, resolve_device
-from lore_rag.training.data import LoreDataCollator
+from lore_rag.training.data import LoreDataCollator, PermutationBatchSampler
 from lore_rag.training.resume import CHECKPOINTS, ResumePlan, mark_complete
 
 if TYPE_CHECKING:
@@ -192,6 +192,7 @@ def run_trainer(
         activation_checkpointing=config.gradient_checkpointing,
         use_cpu=device == "cpu",
         dataloader_drop_last=False,
+        batch_sampler=PermutationBatchSampler,  # type: ignore[arg-type]  # a BatchSampler factory, as ST documents
         remove_unused_columns=False,
         save_only_model=False,
         # BERT-style models carry a pooler that sentence pooling never uses

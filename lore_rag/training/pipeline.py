@@ -1,4 +1,7 @@
-"""Comparison runs: several losses and seeds trained and evaluated together (paper Table 1)."""
+"""Comparison runs: several losses and seeds trained, then evaluated together in both protocols.
+
+Each query's own candidates (the paper's Table 1) and one index of all chunks (where a RAG chain retrieves).
+"""
 
 from __future__ import annotations
 
@@ -9,18 +12,33 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lore_rag.data.io import read_examples
 from lore_rag.defaults import bundled_validation_path
-from lore_rag.evaluation.report import aggregate_runs, format_table, write_json
-from lore_rag.evaluation.runner import evaluate_models
+from lore_rag.evaluation.corpus import format_corpus_table
+from lore_rag.evaluation.report import (
+    aggregate_runs,
+    differences_to_json,
+    format_differences,
+    format_table,
+    to_jsonable,
+    write_json,
+)
+from lore_rag.evaluation.runner import ModelGroup, compare_with_baseline, evaluate_groups_corpus, evaluate_models
 from lore_rag.models.encoder import LoreEncoder
 from lore_rag.training.args import TrainConfig
 from lore_rag.training.trainer import TrainResult, train
 
-__all__ = ["ComparisonResult", "compare"]
+__all__ = ["ComparisonResult", "compare", "train_and_evaluate"]
 
 logger = logging.getLogger(__name__)
 
 _LABELS = {"lore": "LORE", "infonce": "InfoNCE"}
+
+#: Corpus-wide metrics whose paired difference from the raw model the summary reports, per view.
+CORPUS_DIFFERENCES = {
+    "rewritten": ("P@3", "P@10", "MRR@10", "N1@3"),
+    "original": ("P@3", "P@10", "MRR@10"),
+}
 
 
 @dataclasses.dataclass
@@ -28,8 +46,9 @@ class ComparisonResult:
     """Tables and raw numbers of a comparison run.
 
     Attributes:
-        tables: One Markdown table per evaluation file.
-        results: ``{file: {model: [per-seed {view: metrics}]}}``.
+        tables: Per evaluation file, the candidate-set table, then the corpus-wide tables (one index of all the file's
+            chunks) and their paired differences from the raw model with bootstrap intervals.
+        results: ``{file: {model: [per-seed {view: metrics}]}}`` (candidate sets).
         checkpoints: ``{loss: [best checkpoint per seed]}``.
         json_path: Where the results were written.
     """
@@ -40,15 +59,16 @@ class ComparisonResult:
     json_path: Path
 
 
-def compare(
+def train_and_evaluate(
     config: TrainConfig,
     *,
     losses: Sequence[str] = ("infonce", "lore"),
     seeds: Sequence[int] = (0,),
     eval_files: Sequence[str | os.PathLike[str]] | None = None,
     include_raw: bool = True,
+    corpus: bool = True,
 ) -> ComparisonResult:
-    """Train each loss with each seed from ``config`` and evaluate all of them, plus the raw model.
+    """Train each loss with each seed from ``config`` and evaluate all of them, plus the raw model, in both protocols.
 
     Each run goes to ``output_dir/<loss>/seed<N>`` (or ``output_dir/<loss>`` for a single seed). The document
     embeddings are computed once and shared by every run.
@@ -58,7 +78,10 @@ def compare(
         losses: Which losses to train.
         seeds: Seeds to train each loss with.
         eval_files: Files to evaluate on; defaults to the validation file (or the bundled one).
-        include_raw: Add the untuned base model as a row.
+        include_raw: Add the untuned base model as a row (and the baseline of the corpus-wide differences).
+        corpus: Also evaluate corpus-wide: one index of all the file's chunks, top-k as a RAG chain retrieves,
+            with each model's paired difference from the raw model (95 % bootstrap interval over questions and
+            seeds). The index is kept in ``output_dir/corpus_store`` so a rerun embeds nothing again.
 
     Returns:
         The tables and numbers; also written to ``output_dir/results.json`` and ``results.md``.
@@ -104,9 +127,44 @@ def compare(
             results.setdefault(file, {}).setdefault(name, []).append(metrics[name])
     summary: dict[str, Any] = {"seeds": list(seeds), "losses": list(losses), "files": {}}
     for file, by_model in results.items():
-        tables[file] = format_table(by_model, title=f"**{Path(file).name}** ({len(seeds)} seed(s))")
+        tables[file] = format_table(
+            by_model, title=f"**{Path(file).name}** ({len(seeds)} seed(s), each query's own candidates)"
+        )
         summary["files"][file] = {name: {"runs": r, "aggregate": aggregate_runs(r)} for name, r in by_model.items()}
+    if corpus:
+        groups = [ModelGroup(name, [enc for label, enc in encoders if label == name]) for name in dict(encoders)]
+        for file in results:
+            text, numbers = _corpus_section(
+                groups, file, store=root / "corpus_store", baseline="raw" if include_raw else None, config=config
+            )
+            tables[file] += "\n\n" + text
+            summary["files"][file]["corpus"] = numbers
     summary["checkpoints"] = {k: [str(p) for p in v] for k, v in checkpoints.items()}
     json_path = write_json(summary, root / "results.json")
     (root / "results.md").write_text("\n\n".join(tables.values()) + "\n", encoding="utf-8")
     return ComparisonResult(tables, results, checkpoints, json_path)
+
+
+def _corpus_section(
+    groups: list[ModelGroup], file: str | os.PathLike[str], *, store: Path, baseline: str | None, config: TrainConfig
+) -> tuple[str, dict[str, Any]]:
+    """Corpus-wide tables of ``file`` (one index of its chunks) and the paired differences from ``baseline``."""
+    examples = read_examples(file)
+    result = evaluate_groups_corpus(groups, examples, store_dir=store, show_progress=config.show_progress)
+    parts = []
+    for view, table in result["views"].items():
+        parts.append(f"**{Path(file).name}** ({view} queries, corpus-wide: one index of all chunks)\n\n")
+        parts.append(format_corpus_table(table) + "\n\n")
+    differences: dict[str, Any] = {}
+    if baseline is not None:
+        differences = compare_with_baseline(result["per_query"], baseline, CORPUS_DIFFERENCES)
+        for view, by_model in differences.items():
+            title = f"{Path(file).name}, {view} queries, corpus-wide, paired difference from {baseline} (95 % CI):"
+            parts.append(format_differences(by_model, baseline=baseline, title=title) + "\n\n")
+    numbers = {"views": to_jsonable(result["views"]), "differences": differences_to_json(differences)}
+    return "".join(parts).rstrip(), numbers
+
+
+def compare(config: TrainConfig, **kwargs: Any) -> ComparisonResult:
+    """Deprecated name of :func:`train_and_evaluate` (it trains, then evaluates); kept for one release."""
+    return train_and_evaluate(config, **kwargs)

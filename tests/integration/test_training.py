@@ -400,3 +400,30 @@ def test_lora_on_a_model_peft_cannot_wrap_is_one_line_before_training(small_data
 
     with pytest.raises(ConfigError, match="flag --lora-r: PEFT cannot add a LoRA adapter"):
         train(_config(small_data, tmp_path / "x", lora_r=4, lora_target_modules=["no_such_module"], max_steps=1))
+
+
+def test_comparison_reports_both_protocols_with_paired_intervals(small_data, tmp_path):
+    """`lore-rag train --compare` (the default pipeline's path): candidate sets and one index of all chunks."""
+    from lore_rag.training.pipeline import train_and_evaluate
+
+    val = str(small_data / "val.jsonl")
+    result = train_and_evaluate(_config(small_data, tmp_path / "cmp", max_steps=1), eval_files=[val])
+    assert sorted(result.checkpoints) == ["infonce", "lore"]
+    text = result.tables[val]
+    assert "each query's own candidates" in text and "corpus-wide: one index of all chunks" in text
+    assert "paired difference from raw" in text
+    summary = json.loads(result.json_path.read_text())
+    corpus = summary["files"][val]["corpus"]
+    for view in ("rewritten", "original"):
+        table = corpus["views"][view]
+        assert set(table["models"]) == {"raw", "InfoNCE", "LORE"}
+        assert table["n_chunks"] == len({c for e in read_examples(val) for c in e.chunks})
+        for model in ("InfoNCE", "LORE"):
+            cell = corpus["differences"][view][model]["P@3"]
+            assert cell["low"] <= cell["estimate"] <= cell["high"] and cell["n_resamples"] >= 1000
+            observed = table["models"][model]["P@3"] - table["models"]["raw"]["P@3"]
+            assert cell["estimate"] == pytest.approx(observed, abs=1e-6)
+    assert "N1@3" in corpus["differences"]["rewritten"]["LORE"]
+    assert (tmp_path / "cmp" / "results.md").read_text().count("corpus-wide") >= 2
+    # a rerun reuses the index kept in the run folder
+    assert (tmp_path / "cmp" / "corpus_store").is_dir()
