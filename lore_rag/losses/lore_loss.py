@@ -61,7 +61,9 @@ class LoreLoss(nn.Module):
     (:func:`~lore_rag.losses.tiered_infonce.compute_loss`; arXiv 2602.01116, Sec. 3.2). Plain InfoNCE is
     ``alpha = beta = 1``. For rows with an original (un-rewritten) query, the anchor adds
     ``anchor_weight * KL(p_base || p_tuned)`` over that row's candidates, which keeps normal questions ranked as the
-    base model ranks them.
+    base model ranks them. With ``l2sp_weight`` > 0, L2-SP (Li et al., ICML 2018, "Explicit inductive bias for
+    transfer learning") adds ``l2sp_weight * sum((w - w_base)^2)`` over the trainable weights, with ``w_base`` the
+    weights when the loss was built: a pull toward the base model that needs no data.
 
     Inputs (what :class:`~lore_rag.training.data.LoreDataCollator` produces):
 
@@ -70,7 +72,8 @@ class LoreLoss(nn.Module):
     - ``labels``: a dict with ``doc_vectors`` ``[batch, max_chunks, dim]``, ``tiers`` and ``mask``
       ``[batch, max_chunks]``, and for the anchor ``anchor_rows`` ``[rows]`` and ``teacher`` ``[rows, dim]``.
 
-    Returns the terms by name (``lore`` and, with anchored rows, ``anchor``) so the trainer logs each one.
+    Returns the terms by name (``lore``; with anchored rows ``anchor``; with L2-SP ``l2sp``) so the trainer logs each
+    one.
 
     Args:
         model: The query encoder being trained.
@@ -78,6 +81,7 @@ class LoreLoss(nn.Module):
         alpha: Weight of ordinary negatives (N2).
         beta: Weight of distractors (N1); must exceed ``alpha`` for LORE.
         anchor_weight: Weight of the original-query anchor; 0 turns it off (the paper's objective).
+        l2sp_weight: Weight of the L2-SP pull toward the starting weights; 0 turns it off.
     """
 
     def __init__(
@@ -87,16 +91,24 @@ class LoreLoss(nn.Module):
         alpha: float = 1.0,
         beta: float = 3.0,
         anchor_weight: float = 1.0,
+        l2sp_weight: float = 0.0,
     ) -> None:
         super().__init__()
         _check(tau, alpha, beta)
         if anchor_weight < 0:
             raise ValueError(f"anchor_weight must be >= 0, got {anchor_weight}")
+        if not l2sp_weight >= 0:
+            raise ValueError(f"l2sp_weight must be >= 0, got {l2sp_weight}")
         self.model = model
         self.tau = tau
         self.alpha = alpha
         self.beta = beta
         self.anchor_weight = anchor_weight
+        self.l2sp_weight = l2sp_weight
+        # the starting point of L2-SP: a frozen copy of the trainable weights (not a parameter, not in state_dict)
+        self._start: list[tuple[torch.Tensor, torch.Tensor]] = (
+            [(p, p.detach().clone()) for p in model.parameters() if p.requires_grad] if l2sp_weight > 0 else []
+        )
         self._sums: dict[str, float] = {}
         self._counts: dict[str, int] = {}
 
@@ -126,7 +138,21 @@ class LoreLoss(nn.Module):
             teacher = labels["teacher"].to(student.dtype)
             kl = anchor_kl(student, teacher, docs[rows], mask[rows], tau=self.tau)
             terms["anchor"] = self.anchor_weight * kl
+        if self._start:
+            terms["l2sp"] = self.l2sp_weight * self._squared_distance()
         return terms
+
+    def _squared_distance(self) -> torch.Tensor:
+        # the trainer may move the model after the loss was built: follow it once, not at every step
+        self._start = [(p, p0 if p0.device == p.device else p0.to(p.device)) for p, p0 in self._start]
+        return torch.stack([((p - p0) ** 2).sum() for p, p0 in self._start]).sum()
+
+    def distance_from_start(self) -> float:
+        """Squared L2 distance of the trainable weights from where L2-SP started (0.0 without L2-SP)."""
+        if not self._start:
+            return 0.0
+        with torch.no_grad():
+            return float(self._squared_distance())
 
     def _record(self, scores: torch.Tensor, tiers: torch.Tensor, mask: torch.Tensor) -> None:
         for tier, key in ((Tier.POSITIVE, "sim_P"), (Tier.DISTRACTOR, "sim_N1"), (Tier.NEGATIVE, "sim_N2")):
@@ -144,7 +170,13 @@ class LoreLoss(nn.Module):
 
     def get_config_dict(self) -> dict[str, Any]:
         """Hyper-parameters, as the model card shows them."""
-        return {"tau": self.tau, "alpha": self.alpha, "beta": self.beta, "anchor_weight": self.anchor_weight}
+        return {
+            "tau": self.tau,
+            "alpha": self.alpha,
+            "beta": self.beta,
+            "anchor_weight": self.anchor_weight,
+            "l2sp_weight": self.l2sp_weight,
+        }
 
     @property
     def citation(self) -> str:
@@ -153,4 +185,7 @@ class LoreLoss(nn.Module):
 
     def extra_repr(self) -> str:
         """The hyper-parameters, shown in the module's repr."""
-        return f"tau={self.tau}, alpha={self.alpha}, beta={self.beta}, anchor_weight={self.anchor_weight}"
+        return (
+            f"tau={self.tau}, alpha={self.alpha}, beta={self.beta}, anchor_weight={self.anchor_weight}, "
+            f"l2sp_weight={self.l2sp_weight}"
+        )

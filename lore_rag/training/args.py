@@ -51,6 +51,11 @@ class TrainConfig:
         "to the tuned model's (keeps normal queries intact; 0 turns it off)",
         1.0,
     )
+    l2sp_weight: float = _help(
+        "L2-SP: weight of the squared distance of the trained weights from the base model's (sum over parameters); "
+        "pulls the query encoder toward the base model, i.e. toward normal-question behaviour (0 turns it off)",
+        0.0,
+    )
     include_original: bool = _help("also train on original queries as P/N2 rows", False)
     device: str = _help("torch device: auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps", "auto")
     cache_dir: str | None = _help("document-embedding cache folder; default: ~/.cache/lore-rag/doc_embeddings", None)
@@ -98,6 +103,8 @@ class TrainConfig:
             raise ConfigError(f"field 'warmup_ratio': must be in [0, 1), got {self.warmup_ratio}")
         if self.anchor_weight < 0:
             raise ConfigError(f"field 'anchor_weight': must be >= 0, got {self.anchor_weight}")
+        if not self.l2sp_weight >= 0:
+            raise ConfigError(f"field 'l2sp_weight': must be >= 0, got {self.l2sp_weight}")
         for name in ("max_steps", "eval_steps", "save_steps"):
             value = getattr(self, name)
             if value is not None and int(value) < 1:

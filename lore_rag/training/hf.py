@@ -97,7 +97,7 @@ def _history(log_history: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]
         if "loss" in entry and "step" in entry:
             record = {"step": entry["step"], "lr": entry.get("learning_rate"), "loss": entry.get("lore", entry["loss"])}
             record["total_loss"] = entry["loss"]
-            for key in ("anchor", "sim_P", "sim_N1", "sim_N2", "grad_norm"):
+            for key in ("anchor", "l2sp", "sim_P", "sim_N1", "sim_N2", "grad_norm"):
                 if key in entry:
                     record[key] = entry[key]
             for key in ("sim_P", "sim_N1", "sim_N2"):
@@ -214,6 +214,7 @@ def run_trainer(
         alpha=config.alpha,
         beta=config.beta,
         anchor_weight=config.anchor_weight if teacher is not None else 0.0,
+        l2sp_weight=config.l2sp_weight,
     )
     collator = LoreDataCollator(
         preprocess_fn=query_model.preprocess,

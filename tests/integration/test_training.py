@@ -427,3 +427,11 @@ def test_comparison_reports_both_protocols_with_paired_intervals(small_data, tmp
     assert (tmp_path / "cmp" / "results.md").read_text().count("corpus-wide") >= 2
     # a rerun reuses the index kept in the run folder
     assert (tmp_path / "cmp" / "corpus_store").is_dir()
+
+
+def test_l2sp_is_trained_logged_and_on_the_card(small_data, tmp_path):
+    result = train(_config(small_data, tmp_path / "l2sp", l2sp_weight=10.0, max_steps=2, anchor_weight=0.0))
+    steps = json.loads((tmp_path / "l2sp" / "history.json").read_text())["steps"]
+    assert steps[0]["l2sp"] == 0.0 and steps[-1]["l2sp"] > 0.0  # zero before the first update, then grows
+    assert read_manifest(result.best)["training"]["l2sp_weight"] == 10.0
+    assert "| L2-SP weight (pull toward the base weights) | 10.0 |" in (result.best / "README.md").read_text()

@@ -100,9 +100,29 @@ def test_similarities_are_reported_per_tier_and_reset():
 
 def test_config_and_citation():
     loss = LoreLoss(FakeEncoder(), tau=0.1, alpha=1.0, beta=2.0, anchor_weight=0.5)
-    assert loss.get_config_dict() == {"tau": 0.1, "alpha": 1.0, "beta": 2.0, "anchor_weight": 0.5}
+    assert loss.get_config_dict() == {"tau": 0.1, "alpha": 1.0, "beta": 2.0, "anchor_weight": 0.5, "l2sp_weight": 0.0}
     assert "2602.01116" in loss.citation
     with pytest.raises(ValueError, match="tau"):
         LoreLoss(FakeEncoder(), tau=0)
     with pytest.raises(ValueError, match="anchor_weight"):
         LoreLoss(FakeEncoder(), anchor_weight=-1)
+    with pytest.raises(ValueError, match="l2sp_weight"):
+        LoreLoss(FakeEncoder(), l2sp_weight=float("nan"))
+
+
+def test_l2sp_is_the_weighted_squared_distance_from_the_starting_weights_and_pulls_back():
+    model = FakeEncoder()
+    start = model.table.weight.detach().clone()
+    loss = LoreLoss(model, anchor_weight=0.0, l2sp_weight=0.5)
+    terms = loss([_features([[1, 2], [3, 4]])], _labels())
+    assert float(terms["l2sp"]) == 0.0  # nothing moved yet
+    with torch.no_grad():
+        model.table.weight[1] += 0.3
+    terms = loss([_features([[1, 2], [3, 4]])], _labels())
+    expected = 0.5 * float(((model.table.weight - start) ** 2).sum())
+    assert float(terms["l2sp"]) == pytest.approx(expected) and loss.distance_from_start() == pytest.approx(2 * expected)
+    terms["l2sp"].backward()  # its gradient points back to the start: 2 * weight * (w - w0)
+    assert torch.allclose(model.table.weight.grad, 2 * 0.5 * (model.table.weight - start).detach())
+    assert "l2sp" not in LoreLoss(model, anchor_weight=0.0)([_features([[1, 2]])], _labels(seed=2) | {
+        "doc_vectors": _labels()["doc_vectors"][:1], "tiers": _labels()["tiers"][:1], "mask": _labels()["mask"][:1]
+    })  # fmt: skip
