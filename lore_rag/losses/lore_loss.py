@@ -155,6 +155,8 @@ class LoreLoss(nn.Module):
             return float(self._squared_distance())
 
     def _record(self, scores: torch.Tensor, tiers: torch.Tensor, mask: torch.Tensor) -> None:
+        # rows the LORE term trains on (anchor-only rows have no positive)
+        mask = mask & ((tiers == Tier.POSITIVE) & mask).any(dim=1, keepdim=True)
         for tier, key in ((Tier.POSITIVE, "sim_P"), (Tier.DISTRACTOR, "sim_N1"), (Tier.NEGATIVE, "sim_N2")):
             selected = scores[(tiers == tier) & mask]
             if selected.numel():

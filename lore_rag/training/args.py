@@ -51,6 +51,12 @@ class TrainConfig:
         "to the tuned model's (keeps normal queries intact; 0 turns it off)",
         1.0,
     )
+    anchor_queries: str | None = _help(
+        "file of your own users' questions (one per line, or JSONL with a 'query' field): the anchor also keeps "
+        "the base model's ranking of each one's top --anchor-candidates training chunks (needs --anchor-weight > 0)",
+        None,
+    )
+    anchor_candidates: int = _help("training chunks mined per --anchor-queries question", 10)
     l2sp_weight: float = _help(
         "L2-SP: weight of the squared distance of the trained weights from the base model's (sum over parameters); "
         "pulls the query encoder toward the base model, i.e. toward normal-question behaviour (0 turns it off)",
@@ -103,6 +109,10 @@ class TrainConfig:
             raise ConfigError(f"field 'warmup_ratio': must be in [0, 1), got {self.warmup_ratio}")
         if self.anchor_weight < 0:
             raise ConfigError(f"field 'anchor_weight': must be >= 0, got {self.anchor_weight}")
+        if self.anchor_candidates < 2:
+            raise ConfigError(f"field 'anchor_candidates': must be >= 2, got {self.anchor_candidates}")
+        if self.anchor_queries and not self.anchor_weight > 0:
+            raise ConfigError("field 'anchor_queries' needs 'anchor_weight' > 0 (the anchor is what uses them)")
         if not self.l2sp_weight >= 0:
             raise ConfigError(f"field 'l2sp_weight': must be >= 0, got {self.l2sp_weight}")
         for name in ("max_steps", "eval_steps", "save_steps"):

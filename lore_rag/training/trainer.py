@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from lore_rag import __version__
 from lore_rag.data.io import expand_paths, read_examples
 from lore_rag.data.schema import Example
@@ -105,6 +107,29 @@ def _load_data(config: TrainConfig, data: Any = None) -> tuple[list[Path], list[
     return train_paths, examples, validation_path, validation
 
 
+def _anchor_rows(
+    questions: list[str],
+    examples: list[Example],
+    documents: DocEmbeddingCache,
+    teacher: DocEmbeddingCache | None,
+    k: int,
+) -> list[Example]:
+    """Anchor rows for ``--anchor-queries``: each question with the base model's top ``k`` training chunks."""
+    if not questions or teacher is None:
+        return []
+    from lore_rag.training.anchor_queries import anchor_examples
+
+    chunks = list(dict.fromkeys(c for e in examples for c in e.chunks))
+    query_rows = np.asarray(teacher.rows(questions), dtype=np.int64)  # embeds the new ones: before matrix()
+    chunk_rows = np.asarray(documents.rows(chunks), dtype=np.int64)
+    query_vectors, chunk_vectors = teacher.matrix()[query_rows], documents.matrix()[chunk_rows]
+    rows = anchor_examples(questions, query_vectors, chunks, chunk_vectors, k)
+    logger.info(
+        "anchor: %d question(s) of --anchor-queries, %d mined candidate(s) each", len(rows), min(k, len(chunks))
+    )
+    return rows
+
+
 def _flat(metrics: dict[str, dict[str, float]]) -> dict[str, float]:
     return {f"{view}/{k}": v for view, values in metrics.items() for k, v in values.items()}
 
@@ -137,6 +162,11 @@ def train(config: TrainConfig, data: Sequence[Example] | Dataset | None = None) 
     resume_from = find_resume_point(out, config)
     out.mkdir(parents=True, exist_ok=True)
     train_paths, examples, validation_path, validation = _load_data(config, data)
+    anchor_questions: list[str] = []
+    if config.anchor_queries:
+        from lore_rag.training.anchor_queries import read_questions
+
+        anchor_questions = read_questions(config.anchor_queries)
     logger.info("training on %d example(s)%s", len(examples), "".join(f" {p}" for p in train_paths))
 
     base = load_model(config.base_model, device=config.device, trust_remote_code=config.trust_remote_code)
@@ -156,7 +186,7 @@ def train(config: TrainConfig, data: Sequence[Example] | Dataset | None = None) 
             dict.fromkeys([c for e in examples for c in e.chunks] + [c for e in validation for c in e.chunks])
         )
         documents.embed(all_chunks)
-        anchored = config.anchor_weight > 0 and any(e.original_query for e in examples)
+        anchored = config.anchor_weight > 0 and (any(e.original_query for e in examples) or bool(anchor_questions))
         teacher: DocEmbeddingCache | None = None
         if anchored:
             # one instance per namespace: two caches on the same files would overwrite each other's saves
@@ -165,7 +195,8 @@ def train(config: TrainConfig, data: Sequence[Example] | Dataset | None = None) 
                 teacher = documents
         from lore_rag.training.data import build_dataset
 
-        dataset = build_dataset(examples, documents, teacher)
+        anchor_rows = _anchor_rows(anchor_questions, examples, documents, teacher, config.anchor_candidates)
+        dataset = build_dataset(examples + anchor_rows, documents, teacher)
     timings["embed_documents"] = time.perf_counter() - mark
 
     if config.lora_r:
@@ -175,7 +206,7 @@ def train(config: TrainConfig, data: Sequence[Example] | Dataset | None = None) 
         for p in query_model.parameters():
             p.requires_grad_(True)
 
-    micro_per_epoch = math.ceil(len(examples) / config.batch_size)
+    micro_per_epoch = math.ceil(len(dataset) / config.batch_size)
     steps_per_epoch = math.ceil(micro_per_epoch / config.grad_accum)
     total_steps = config.max_steps or steps_per_epoch * config.epochs
     data_files = [{"path": str(p), "sha256": _file_sha256(p), "rows": len(read_examples(p))} for p in train_paths]
@@ -190,6 +221,16 @@ def train(config: TrainConfig, data: Sequence[Example] | Dataset | None = None) 
         "training": config.to_dict(),
         "train_data": data_files,
         "train_rows": len(examples),
+        "anchor_queries": (
+            {
+                "path": str(config.anchor_queries),
+                "sha256": _file_sha256(Path(config.anchor_queries)),
+                "rows": len(anchor_questions),
+                "candidates": config.anchor_candidates,
+            }
+            if config.anchor_queries
+            else None
+        ),
         "validation_data": (
             {"path": str(validation_path), "sha256": _file_sha256(validation_path), "rows": len(validation)}
             if validation_path

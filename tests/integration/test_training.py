@@ -435,3 +435,23 @@ def test_l2sp_is_trained_logged_and_on_the_card(small_data, tmp_path):
     assert steps[0]["l2sp"] == 0.0 and steps[-1]["l2sp"] > 0.0  # zero before the first update, then grows
     assert read_manifest(result.best)["training"]["l2sp_weight"] == 10.0
     assert "| L2-SP weight (pull toward the base weights) | 10.0 |" in (result.best / "README.md").read_text()
+
+
+def test_anchor_queries_add_anchor_rows_mined_from_the_training_chunks(small_data, tmp_path):
+    from lore_rag.errors import ConfigError, DataError
+
+    questions = tmp_path / "questions.txt"
+    questions.write_text("\n".join(e.original_query for e in read_examples(small_data / "val.jsonl")[:8]) + "\n")
+    config = _config(small_data, tmp_path / "anchorq", anchor_queries=str(questions), max_steps=None, epochs=1)
+    result = train(config)
+    history = json.loads((tmp_path / "anchorq" / "history.json").read_text())
+    # 24 training rows + 8 anchor rows, batch 8: one epoch is 4 steps; the anchor term is trained and logged
+    assert [s["step"] for s in history["steps"]] == [1, 2, 3, 4]
+    assert all(s["anchor"] >= 0 for s in history["steps"]) and any(s["anchor"] > 0 for s in history["steps"])
+    manifest = read_manifest(result.best)
+    assert manifest["anchor_queries"]["rows"] == 8 and manifest["anchor_queries"]["candidates"] == 10
+    assert len(manifest["anchor_queries"]["sha256"]) == 64
+    with pytest.raises(ConfigError, match="'anchor_queries' needs 'anchor_weight' > 0"):
+        _config(small_data, tmp_path / "x", anchor_queries=str(questions), anchor_weight=0.0)
+    with pytest.raises(DataError, match=r"missing.txt: no such file \(--anchor-queries\)"):
+        train(_config(small_data, tmp_path / "y", anchor_queries=str(tmp_path / "missing.txt")))
