@@ -88,26 +88,49 @@ def _apply_config(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.
         return args
     sub_parser = _subparser(parser, args.command)
     values = load_config_file(config_path)
-    known = {action.dest: action for action in sub_parser._actions}
+    known, by_flag = _config_keys(sub_parser)
     defaults = {}
     for key, value in values.items():
-        dest = str(key).replace("-", "_")
-        if dest not in known or dest in ("help", "config", "func"):
+        name = str(key).replace("-", "_")
+        action = known.get(name) or by_flag.get(name)
+        if action is None or name in ("help", "config", "func"):
             raise LoreError(
                 f"{config_path}: field '{key}': not an option of 'lore-rag {args.command}' "
                 f"(see lore-rag {args.command} --help)"
             )
-        action = known[dest]
+        if action.help is argparse.SUPPRESS:  # a deprecated spelling: say the new one
+            new = known[action.dest].option_strings[0].lstrip("-") if action.dest in known else action.dest
+            print(f"lore-rag: warning: {config_path}: field '{key}' is deprecated; use '{new}'", file=sys.stderr)
         if value is None:  # 'key: null' leaves the option at its default
             continue
         try:
-            defaults[dest] = _config_value(action, value)
+            if name not in known and isinstance(action, argparse._StoreConstAction):
+                # a flag's own name ('no-progress: true'): true means the flag is given
+                if not isinstance(value, bool):
+                    raise TypeError(f"expected true or false, got {_describe_value(value)}")
+                defaults[action.dest] = action.const if value else action.default
+            else:
+                defaults[action.dest] = _config_value(action, value)
         except (argparse.ArgumentTypeError, TypeError, ValueError) as exc:
             raise LoreError(f"{config_path}: field '{key}': {exc}") from None
-        if action.required and action.option_strings:
-            action.required = False  # given by the file
+        for same in (action, known.get(action.dest, action)):
+            if same.required and same.option_strings:
+                same.required = False  # given by the file
     sub_parser.set_defaults(**defaults)
     return parser.parse_args(argv)
+
+
+def _config_keys(parser: argparse.ArgumentParser) -> tuple[dict[str, argparse.Action], dict[str, argparse.Action]]:
+    """A command's config-file keys: each option's dest (its visible flag wins), and each long flag's name."""
+    known: dict[str, argparse.Action] = {}
+    by_flag: dict[str, argparse.Action] = {}
+    for action in parser._actions:
+        if action.dest not in known or known[action.dest].help is argparse.SUPPRESS:
+            known[action.dest] = action
+        for flag in action.option_strings:
+            if flag.startswith("--"):
+                by_flag.setdefault(flag[2:].replace("-", "_"), action)
+    return known, by_flag
 
 
 def _describe_value(value: Any) -> str:

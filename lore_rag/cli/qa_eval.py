@@ -7,11 +7,13 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lore_rag.cli import add_config_option
+from lore_rag.cli.options import add_config_arguments, argument_group, config_from_args
 
 if TYPE_CHECKING:
+    from lore_rag.evaluation.qa_run import QAEvalConfig
     from lore_rag.llm import LLMClient
 
 __all__ = ["register", "run"]
@@ -36,8 +38,11 @@ Answers are cached by (LLM, prompt), so a second retriever that retrieves the sa
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``qa-eval`` subcommand."""
-    from lore_rag.evaluation.qa_run import QUERY_VIEWS, SETTINGS
+    """Add the ``qa-eval`` subcommand: the flags of :class:`QAEvalConfig` and of the LLM settings."""
+    from lore_rag.cli.llm import add_llm_arguments
+    from lore_rag.cli.rerank_options import add_reranker_options
+    from lore_rag.evaluation.qa_run import QAEvalConfig
+    from lore_rag.llm.settings import LLM_GROUP
 
     p = subparsers.add_parser(
         "qa-eval",
@@ -46,70 +51,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_config_option(p)
-    data = p.add_argument_group("data and retrievers")
-    data.add_argument(
-        "--data",
-        nargs="+",
-        metavar="PATH",
-        help="JSONL file(s) or folders: query, chunks, labels (1 / -1 / 0), answer "
-        "(default: the bundled HotpotQA validation set with disturbed queries)",
+    for title in ("data and retrievers", "retrieval", LLM_GROUP, "output"):  # the order of the --help sections
+        argument_group(p, title)
+    add_config_arguments(p, QAEvalConfig, skip=("reranker", "fetch_k"))
+    add_reranker_options(argument_group(p, "retrieval"))
+    # --max-tokens and --concurrency are QAEvalConfig's (the answers' settings); qa-eval never had the old names
+    add_llm_arguments(
+        p,
+        skip=("max_tokens", "concurrency"),
+        overrides={"timeout": {"default": 120.0, "help": "seconds per LLM request (default 120)"}},
+        deprecated=False,
     )
-    data.add_argument(
-        "--models",
-        nargs="+",
-        default=["raw"],
-        metavar="SPEC",
-        help="retrievers: 'raw', 'raw:MODEL' or LORE checkpoint folders; the first is the baseline (default: raw)",
-    )
-    data.add_argument("--names", nargs="+", metavar="NAME", help="labels of the retrievers in the table")
-    data.add_argument(
-        "--queries",
-        choices=QUERY_VIEWS,
-        default="file",
-        help="'file': each row's query (disturbed in LORE data); 'original': its original question",
-    )
-    data.add_argument("--limit", type=int, metavar="N", help="only the first N questions with a gold answer")
-    data.add_argument("--dataset", help="dataset name in the table (default: the rows' 'dataset' field)")
-    data.add_argument(
-        "--f1-style",
-        choices=("hotpotqa", "squad", "squad2"),
-        help="F1 corner cases of which official script (default: the dataset's own)",
-    )
-    ret = p.add_argument_group("retrieval")
-    ret.add_argument(
-        "--setting",
-        choices=SETTINGS,
-        default="candidates",
-        help="'candidates': rank each question's own chunks (paper); "
-        "'open': retrieve from one Chroma index of every chunk of the data",
-    )
-    ret.add_argument("-k", "--k", type=int, default=3, help="chunks retrieved and given to the LLM (default 3)")
-    from lore_rag.cli.rerank_options import add_reranker_options
-
-    add_reranker_options(ret)
-    ret.add_argument("--index", metavar="DIR", help="open setting: Chroma folder (default: OUTPUT/index)")
-    ret.add_argument("--chroma-host", help="open setting: a Chroma server instead of a folder")
-    ret.add_argument("--chroma-port", type=int, help="open setting: the Chroma server's port")
-    ret.add_argument("--collection", default="lore-qa", help="open setting: collection name prefix")
-    llm = p.add_argument_group("LLM (reader)")
-    llm.add_argument("--llm-gguf", metavar="FILE", help="serve this GGUF model with a local llama.cpp server")
-    llm.add_argument("--llm-base-url", metavar="URL", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
-    llm.add_argument("--llm-model", metavar="NAME", help="model name at the endpoint (env LORE_RAG_LLM_MODEL)")
+    llm = argument_group(p, LLM_GROUP)
     llm.add_argument(
         "--llm-api-key-env",
         metavar="VAR",
         default="OPENAI_API_KEY",
-        help="environment variable holding the API key (default OPENAI_API_KEY)",
+        help="environment variable holding the API key, when --api-key is not given (default OPENAI_API_KEY)",
     )
-    llm.add_argument("--max-tokens", type=int, default=32, help="answer length limit in tokens (default 32)")
-    llm.add_argument(
-        "--concurrency", type=int, help="concurrent LLM requests (default: 4 for an endpoint, 1 for a local server)"
-    )
-    llm.add_argument("--timeout", type=float, default=120.0, help="seconds per LLM request (default 120)")
-    llm.add_argument("--answer-cache", metavar="FILE", help="answer cache (default: ~/.cache/lore-rag/answers/)")
-    out = p.add_argument_group("output")
-    out.add_argument("-o", "--output", default="qa-eval", metavar="DIR", help="run folder (default ./qa-eval)")
-    out.add_argument("--overwrite", action="store_true", help="start the run folder afresh instead of resuming")
+    out = argument_group(p, "output")
     out.add_argument("--plot", metavar="PNG", help="also draw EM / F1 per retriever as a PNG")
     out.add_argument(
         "--plot-runs",
@@ -117,19 +77,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="only draw --plot from finished run folders (a bar group per run); no evaluation",
     )
-    out.add_argument("--no-progress", dest="show_progress", action="store_false", help="no progress bars")
     p.set_defaults(func=run)
 
 
 @contextlib.contextmanager
-def _reader(args: argparse.Namespace) -> Iterator[LLMClient]:
+def _reader(args: argparse.Namespace, config: QAEvalConfig) -> Iterator[LLMClient]:
+    from lore_rag.cli.llm import llm_settings
     from lore_rag.llm import connect
 
-    api_key = os.environ.get(args.llm_api_key_env) if args.llm_api_key_env else None
-    options: dict[str, Any] = {"timeout": args.timeout, "max_tokens": args.max_tokens}
-    if args.concurrency:
-        options["concurrency"] = args.concurrency
-    with connect(args.llm_base_url, args.llm_model, api_key, model_path=args.llm_gguf, **options) as client:
+    api_key = args.api_key or (os.environ.get(args.llm_api_key_env) if args.llm_api_key_env else None)
+    settings = llm_settings(args, api_key=api_key, max_tokens=config.max_tokens, concurrency=config.concurrency)
+    with connect(**settings.connect_options()) as client:
         yield client
 
 
@@ -142,37 +100,13 @@ def run(args: argparse.Namespace) -> int:
         path = plot_qa_results(summaries, args.plot or "qa_results.png")
         print(f"plot written to {path}")
         return 0
-    if args.data:
-        data = list(args.data)
-    else:
+    config = config_from_args(QAEvalConfig, args)
+    if not config.data:
         from lore_rag.defaults import bundled_validation_path
 
-        data = [str(bundled_validation_path())]
-    config = QAEvalConfig(
-        data=data,
-        models=list(args.models),
-        names=args.names,
-        output_dir=args.output,
-        setting=args.setting,
-        k=args.k,
-        reranker=args.reranker,
-        fetch_k=args.fetch_k,
-        queries=args.queries,
-        limit=args.limit,
-        dataset=args.dataset,
-        f1_style=args.f1_style,
-        index_path=args.index,
-        chroma_host=args.chroma_host,
-        chroma_port=args.chroma_port,
-        collection=args.collection,
-        answer_cache=args.answer_cache,
-        max_tokens=args.max_tokens,
-        concurrency=args.concurrency,
-        overwrite=args.overwrite,
-        show_progress=args.show_progress,
-    )
+        config.data = [str(bundled_validation_path())]
     config.validate()
-    with _reader(args) as client:
+    with _reader(args, config) as client:
         result = run_qa_eval(config, client)
     print(result.table())
     print(

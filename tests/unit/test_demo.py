@@ -407,9 +407,9 @@ def test_cli_app_flags() -> None:
 
     args = build_parser().parse_args(
         ["app", "--checkpoint", "ck", "--data", "d.jsonl", "--store", "s", "--host", "0.0.0.0", "--port", "8080",
-         "--auth", "u:p", "--no-llm", "--base-url", "http://127.0.0.1:8000/v1", "-k", "7"]
+         "--auth", "u:p", "--no-llm", "--llm-base-url", "http://127.0.0.1:8000/v1", "-k", "7"]
     )  # fmt: skip
     assert (args.checkpoint, args.data, args.store, args.host, args.port) == ("ck", "d.jsonl", "s", "0.0.0.0", 8080)
-    assert args.no_llm and args.auth == "u:p" and args.base_url == "http://127.0.0.1:8000/v1" and args.top_k == 7
+    assert args.no_llm and args.auth == "u:p" and args.llm_base_url == "http://127.0.0.1:8000/v1" and args.top_k == 7
     assert args.index_data is None
     assert build_parser().parse_args(["app", "--no-index-data"]).index_data is False
