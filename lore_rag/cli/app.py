@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     from lore_rag.demo import DemoSession
 
     try:
-        from app.ui import build_demo, launch
+        from lore_rag.demo.ui import build_demo, launch
     except ImportError as exc:
         raise ConfigError(f"the app needs Gradio: pip install 'lore-rag[app]' ({exc})") from None
 
@@ -187,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
             except Exception as exc:  # noqa: BLE001 - the app runs without answers, saying why
                 session.llm_error = str(exc) if isinstance(exc, LoreError) else f"{type(exc).__name__}: {exc}"
                 print(f"lore-rag app: warning: no LLM answers: {exc}", file=sys.stderr)
-        from app.ui import default_server_files
+        from lore_rag.demo.ui import default_server_files
 
         server_files = default_server_files(data_dirs)
         print(f"lore-rag app: clients may load data files from {server_files.describe()}", file=sys.stderr)
