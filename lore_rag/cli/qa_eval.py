@@ -3,18 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from lore_rag.cli import add_config_option
-from lore_rag.cli.options import add_config_arguments, argument_group, config_from_args
-
-if TYPE_CHECKING:
-    from lore_rag.evaluation.qa_run import QAEvalConfig
-    from lore_rag.llm import LLMClient
 
 __all__ = ["register", "run"]
 
@@ -38,11 +28,8 @@ Answers are cached by (LLM, prompt), so a second retriever that retrieves the sa
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``qa-eval`` subcommand: the flags of :class:`QAEvalConfig` and of the LLM settings."""
-    from lore_rag.cli.llm import add_llm_arguments
-    from lore_rag.cli.rerank_options import add_reranker_options
-    from lore_rag.evaluation.qa_run import QAEvalConfig
-    from lore_rag.llm.settings import LLM_GROUP
+    """Add the ``qa-eval`` subcommand: the flags of :class:`~lore_rag.evaluation.qa_run.QAEvalConfig` and the LLM's."""
+    from lore_rag.evaluation.qa_args import add_qa_eval_arguments
 
     p = subparsers.add_parser(
         "qa-eval",
@@ -51,63 +38,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_config_option(p)
-    for title in ("data and retrievers", "retrieval", LLM_GROUP, "output"):  # the order of the --help sections
-        argument_group(p, title)
-    add_config_arguments(p, QAEvalConfig, skip=("reranker", "fetch_k"))
-    add_reranker_options(argument_group(p, "retrieval"))
-    # --max-tokens and --concurrency are QAEvalConfig's (the answers' settings); qa-eval never had the old names
-    add_llm_arguments(
-        p,
-        skip=("max_tokens", "concurrency"),
-        overrides={"timeout": {"default": 120.0, "help": "seconds per LLM request (default 120)"}},
-        deprecated=False,
-    )
-    llm = argument_group(p, LLM_GROUP)
-    llm.add_argument(
-        "--llm-api-key-env",
-        metavar="VAR",
-        default="OPENAI_API_KEY",
-        help="environment variable holding the API key, when --api-key is not given (default OPENAI_API_KEY)",
-    )
-    out = argument_group(p, "output")
-    out.add_argument("--plot", metavar="PNG", help="also draw EM / F1 per retriever as a PNG")
-    out.add_argument(
-        "--plot-runs",
-        nargs="+",
-        metavar="DIR",
-        help="only draw --plot from finished run folders (a bar group per run); no evaluation",
-    )
+    add_qa_eval_arguments(p)
     p.set_defaults(func=run)
-
-
-@contextlib.contextmanager
-def _reader(args: argparse.Namespace, config: QAEvalConfig) -> Iterator[LLMClient]:
-    from lore_rag.cli.llm import llm_settings
-    from lore_rag.llm import connect
-
-    api_key = args.api_key or (os.environ.get(args.llm_api_key_env) if args.llm_api_key_env else None)
-    settings = llm_settings(args, api_key=api_key, max_tokens=config.max_tokens, concurrency=config.concurrency)
-    with connect(**settings.connect_options()) as client:
-        yield client
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``lore-rag qa-eval``."""
-    from lore_rag.evaluation.qa_run import QAEvalConfig, load_summary, plot_qa_results, run_qa_eval
+    from lore_rag.evaluation.qa_args import run_qa_eval_from_args
+    from lore_rag.evaluation.qa_run import load_summary, plot_qa_results
 
     if args.plot_runs:
         summaries = [load_summary(folder) for folder in args.plot_runs]
         path = plot_qa_results(summaries, args.plot or "qa_results.png")
         print(f"plot written to {path}")
         return 0
-    config = config_from_args(QAEvalConfig, args)
-    if not config.data:
-        from lore_rag.defaults import bundled_validation_path
-
-        config.data = [str(bundled_validation_path())]
-    config.validate()
-    with _reader(args, config) as client:
-        result = run_qa_eval(config, client)
+    result = run_qa_eval_from_args(args)
     print(result.table())
     print(
         f"\n{result.llm_calls} LLM call(s), {result.cache_hits} cached answer(s), {result.elapsed_s:.0f} s; "
@@ -119,33 +64,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"{result.errors} answer(s) missing after LLM errors: run the same command again to retry them")
         return 1
     return 0
-
-
-def run_recipe(doc: str, data: Path, config: Path, argv: list[str] | None = None) -> int:
-    """Entry point shared by the ``recipes/qa_*.py`` scripts: raw vs a LORE checkpoint on one dataset.
-
-    Args:
-        doc: The recipe's docstring (its first paragraph is the ``--help`` description).
-        data: Default questions file.
-        config: Default qa-eval YAML config.
-        argv: Command line; every flag other than ``--data``, ``--checkpoint`` and ``--config`` goes to qa-eval.
-    """
-    from lore_rag.cli import main as lore_rag_main
-    from lore_rag.evaluation.qa_run import default_checkpoint
-
-    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0], add_help=False)
-    parser.add_argument("--data", type=Path, default=data, help=f"questions (default {data})")
-    parser.add_argument(
-        "--checkpoint", type=Path, help="LORE checkpoint (default: the default one; trained when missing)"
-    )
-    parser.add_argument("--config", type=Path, default=config, help=f"qa-eval options (default {config})")
-    args, rest = parser.parse_known_args(argv)
-    if "-h" in rest or "--help" in rest:
-        parser.print_help()
-        print("\nall other flags are those of lore-rag qa-eval:\n")
-        return lore_rag_main(["qa-eval", "--help"])
-    checkpoint = args.checkpoint or default_checkpoint()
-    return lore_rag_main(
-        ["qa-eval", "--config", str(args.config), "--data", str(args.data),
-         "--models", "raw", str(checkpoint), "--names", "raw", "lore", *rest]
-    )  # fmt: skip

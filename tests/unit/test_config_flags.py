@@ -23,7 +23,7 @@ from lore_rag.training.args import TrainConfig
 GENERATED = [
     ("train", TrainConfig, ()),
     ("tradeoff", TradeoffConfig, ()),
-    ("qa-eval", QAEvalConfig, ("reranker", "fetch_k")),
+    ("qa-eval", QAEvalConfig, ()),
     ("qa-eval", LLMSettings, ("max_tokens", "concurrency")),
     ("build-data", BuildConfig, ()),
     ("build-data", LLMSettings, ()),
