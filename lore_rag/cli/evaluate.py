@@ -197,12 +197,9 @@ def run(args: argparse.Namespace) -> int:
             if not examples:
                 raise DataError(f"{path}: no row has an id listed in --only-ids {args.only_ids}")
         entry: dict[str, Any] = {"n_rows": len(examples)}
-        if "candidates" in modes:
-            entry["candidates"] = _run_candidates(args, groups, examples, ks, baseline, Path(path).name)
-        if "corpus" in modes:
-            entry["corpus"] = _run_corpus(
-                args, groups, examples, ks, baseline, Path(path).name, reranker=reranker, fetch_k=fetch_k
-            )
+        for protocol in modes:
+            rerank = {"reranker": reranker, "fetch_k": fetch_k} if protocol == "corpus" else {}
+            entry[protocol] = _run_protocol(protocol, args, groups, examples, ks, baseline, Path(path).name, **rerank)
         output["files"][str(path)] = entry
     if args.json:
         write_json(output, args.json)
@@ -222,67 +219,67 @@ def _differences(
     )
 
 
-def _run_candidates(
+def _evaluate_protocol(
+    protocol: str,
     args: argparse.Namespace,
     groups: list[ModelGroup],
     examples: list[Example],
     ks: list[int],
-    baseline: str | None,
-    label: str,
-) -> dict[str, Any]:
-    from lore_rag.evaluation.report import differences_to_json, format_differences, format_table, to_jsonable
-    from lore_rag.evaluation.runner import evaluate_groups_candidates
-
-    result = evaluate_groups_candidates(groups, examples, ks=ks, show_progress=args.show_progress)
-    models = {name: runs if len(runs) > 1 else runs[0] for name, runs in result["models"].items()}
-    print(format_table(models, ks=ks, title=f"**{label}** (each query's own candidates)"))
-    print()
-    diffs = _differences(args, result["per_query"], baseline, _metric_names(_CANDIDATE_METRICS, ks))
-    for view, by_model in diffs.items():
-        print(format_differences(by_model, baseline=str(baseline), title=f"{label}, {view} queries, candidate sets:"))
-        print()
-    return {
-        "models": to_jsonable(models),
-        "differences": differences_to_json(diffs),
-        "per_query": to_jsonable(result["per_query"]),
-        "ids": result["ids"],
-    }
-
-
-def _run_corpus(
-    args: argparse.Namespace,
-    groups: list[ModelGroup],
-    examples: list[Example],
-    ks: list[int],
-    baseline: str | None,
     label: str,
     *,
     reranker: Reranker | None = None,
     fetch_k: int | None = None,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """Evaluate every model in one protocol: the runner's result, its metrics as JSON, and the tables to print.
+
+    ``candidates`` ranks each query's own candidates (paper protocol); ``corpus`` searches one index of all chunks.
+    """
+    from lore_rag.evaluation.report import format_table, to_jsonable
+    from lore_rag.evaluation.runner import evaluate_groups_candidates, evaluate_groups_corpus
+
+    if protocol == "candidates":
+        result = evaluate_groups_candidates(groups, examples, ks=ks, show_progress=args.show_progress)
+        models = {name: runs if len(runs) > 1 else runs[0] for name, runs in result["models"].items()}
+        tables = [format_table(models, ks=ks, title=f"**{label}** (each query's own candidates)")]
+        return result, {"models": to_jsonable(models)}, tables
     from lore_rag.evaluation.corpus import format_corpus_table
-    from lore_rag.evaluation.report import differences_to_json, format_differences, to_jsonable
-    from lore_rag.evaluation.runner import evaluate_groups_corpus
 
     result = evaluate_groups_corpus(
-        groups,
-        examples,
-        ks=ks,
-        store_dir=args.store,
-        show_progress=args.show_progress,
-        reranker=reranker,
+        groups, examples, ks=ks, store_dir=args.store, show_progress=args.show_progress, reranker=reranker,
         fetch_k=fetch_k,
-    )
-    for view, table in result["views"].items():
-        print(f"**{label}** ({view} queries, corpus-wide: one index of all chunks)\n")
-        print(format_corpus_table(table))
+    )  # fmt: skip
+    tables = [
+        f"**{label}** ({view} queries, corpus-wide: one index of all chunks)\n\n{format_corpus_table(table)}"
+        for view, table in result["views"].items()
+    ]
+    return result, {"views": to_jsonable(result["views"])}, tables
+
+
+def _run_protocol(
+    protocol: str,
+    args: argparse.Namespace,
+    groups: list[ModelGroup],
+    examples: list[Example],
+    ks: list[int],
+    baseline: str | None,
+    label: str,
+    **rerank: Any,
+) -> dict[str, Any]:
+    """Evaluate one file in one protocol, print its tables and the paired differences, return its JSON part."""
+    from lore_rag.evaluation.report import differences_to_json, format_differences, to_jsonable
+
+    result, metrics, tables = _evaluate_protocol(protocol, args, groups, examples, ks, label, **rerank)
+    for table in tables:
+        print(table)
         print()
-    diffs = _differences(args, result["per_query"], baseline, _metric_names(_CORPUS_METRICS, ks))
+    where = "candidate sets" if protocol == "candidates" else "corpus-wide"
+    template = _CANDIDATE_METRICS if protocol == "candidates" else _CORPUS_METRICS
+    diffs = _differences(args, result["per_query"], baseline, _metric_names(template, ks))
     for view, by_model in diffs.items():
-        print(format_differences(by_model, baseline=str(baseline), title=f"{label}, {view} queries, corpus-wide:"))
+        print(format_differences(by_model, baseline=str(baseline), title=f"{label}, {view} queries, {where}:"))
         print()
     return {
-        "views": to_jsonable(result["views"]),
+        **metrics,
         "differences": differences_to_json(diffs),
         "per_query": to_jsonable(result["per_query"]),
         "ids": result["ids"],
