@@ -73,6 +73,14 @@ def register(subparsers: Any) -> None:
     from lore_rag.cli.rerank_options import add_reranker_options
 
     add_reranker_options(parser, what="both columns'")
+    _add_serving_options(parser)
+    add_config_option(parser)
+    add_llm_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def _add_serving_options(parser: argparse.ArgumentParser) -> None:
+    """``--host``, ``--port``, ``--auth``, ``--data-dir``, ``--max-upload-mb``, ``--no-llm``, ``--no-progress``."""
     serve = parser.add_argument_group("serving")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
     serve.add_argument("--port", type=port_number, help="port (default: 7860, or the next free one)")
@@ -97,9 +105,6 @@ def register(subparsers: Any) -> None:
     )
     serve.add_argument("--no-llm", action="store_true", help="retrieval only: start no LLM, show no answers")
     serve.add_argument("--no-progress", action="store_true", help="no progress bars while training and indexing")
-    add_config_option(parser)
-    add_llm_arguments(parser)
-    parser.set_defaults(func=run)
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:
@@ -126,39 +131,31 @@ def _terminate(signum: int, frame: Any) -> None:  # pragma: no cover - signal ha
     raise KeyboardInterrupt
 
 
-def run(args: argparse.Namespace) -> int:
-    """Build the session (train, index, start the LLM as needed) and serve the app until Ctrl-C."""
+def _check_before_loading(args: argparse.Namespace) -> tuple[tuple[str, str] | None, list[str]]:
+    """Everything a bad flag can break, checked before the models load (minutes on a cold start).
+
+    Returns:
+        The login (or ``None``) and the ``--data-dir`` folders.
+    """
     auth = parse_auth(args.auth or os.environ.get("LORE_RAG_APP_AUTH"))
-    # Everything a bad flag can break is checked before the models load (minutes on a cold start).
     if args.port is not None:
         check_port_free(args.host, args.port)
     data_dirs = [_data_dir(d) for d in args.data_dirs or []]
     for path, flag in ((args.data, "--data"), (args.checkpoint, "--checkpoint")):
         if path is not None and not os.path.exists(os.path.expanduser(path)):
             raise ConfigError(f"{flag} {path}: no such file or folder")
-    from lore_rag.defaults import home_dir
+    return auth, data_dirs
 
-    # the app's own upload folder (Gradio reads it when the app is built)
-    os.environ.setdefault("GRADIO_TEMP_DIR", str(home_dir() / "app_uploads"))
+
+def _create_session(args: argparse.Namespace) -> Any:
+    """The :class:`~lore_rag.demo.DemoSession` of the flags: models, store, example set and reranker."""
+    from lore_rag.cli.rerank_options import load_reranker
     from lore_rag.demo import DemoSession
 
-    try:
-        from lore_rag.demo.ui import build_demo, launch
-    except ImportError as exc:
-        raise ConfigError(f"the app needs Gradio: pip install 'lore-rag[app]' ({exc})") from None
-
-    from lore_rag.cli.rerank_options import load_reranker
-
     reranker, fetch_k = load_reranker(args, args.top_k)
-    if args.host not in ("127.0.0.1", "localhost", "::1") and auth is None:
-        print(
-            f"lore-rag app: warning: serving on {args.host} without --auth: anyone who can reach it can use it",
-            file=sys.stderr,
-        )
-    show_progress = not args.no_progress
     if args.checkpoint is None:
         print("lore-rag app: loading the default LORE checkpoint (trained on first start)", file=sys.stderr)
-    session = DemoSession.create(
+    return DemoSession.create(
         args.checkpoint,
         data=args.data,
         store=args.store,
@@ -167,28 +164,50 @@ def run(args: argparse.Namespace) -> int:
         k=args.top_k,
         answer_k=args.answer_k,
         device=args.device,
-        show_progress=show_progress,
+        show_progress=not args.no_progress,
         reranker=reranker,
         fetch_k=fetch_k,
     )
+
+
+def _connect_llm(args: argparse.Namespace, session: Any, stack: contextlib.ExitStack) -> None:
+    """Give the session its LLM (stopped with ``stack``); without one the app runs and says why there are no answers."""
+    if args.no_llm:
+        session.llm_error = "started with --no-llm"
+        return
+    from lore_rag.llm import connect
+
+    try:
+        session.llm = stack.enter_context(connect(**llm_options(args)))
+        print(f"lore-rag app: LLM {session.llm.model} at {session.llm.base_url}", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - the app runs without answers, saying why
+        session.llm_error = str(exc) if isinstance(exc, LoreError) else f"{type(exc).__name__}: {exc}"
+        print(f"lore-rag app: warning: no LLM answers: {exc}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the session (train, index, start the LLM as needed) and serve the app until Ctrl-C."""
+    auth, data_dirs = _check_before_loading(args)
+    from lore_rag.defaults import home_dir
+
+    # the app's own upload folder (Gradio reads it when the app is built)
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(home_dir() / "app_uploads"))
+    try:
+        from lore_rag.demo.ui import build_demo, default_server_files, launch
+    except ImportError as exc:
+        raise ConfigError(f"the app needs Gradio: pip install 'lore-rag[app]' ({exc})") from None
+    if args.host not in ("127.0.0.1", "localhost", "::1") and auth is None:
+        print(
+            f"lore-rag app: warning: serving on {args.host} without --auth: anyone who can reach it can use it",
+            file=sys.stderr,
+        )
+    session = _create_session(args)
     try:  # SIGTERM stops the app like Ctrl-C, so the LLM server is stopped too
         previous: Any = signal.signal(signal.SIGTERM, _terminate)
     except ValueError:  # not the main thread
         previous = None
     with contextlib.ExitStack() as stack:
-        if args.no_llm:
-            session.llm_error = "started with --no-llm"
-        else:
-            from lore_rag.llm import connect
-
-            try:
-                session.llm = stack.enter_context(connect(**llm_options(args)))
-                print(f"lore-rag app: LLM {session.llm.model} at {session.llm.base_url}", file=sys.stderr)
-            except Exception as exc:  # noqa: BLE001 - the app runs without answers, saying why
-                session.llm_error = str(exc) if isinstance(exc, LoreError) else f"{type(exc).__name__}: {exc}"
-                print(f"lore-rag app: warning: no LLM answers: {exc}", file=sys.stderr)
-        from lore_rag.demo.ui import default_server_files
-
+        _connect_llm(args, session, stack)
         server_files = default_server_files(data_dirs)
         print(f"lore-rag app: clients may load data files from {server_files.describe()}", file=sys.stderr)
         demo = build_demo(session, server_files=server_files)

@@ -61,27 +61,8 @@ def load_encoder(args: argparse.Namespace) -> Any:
     return LoreEncoder.load(spec, **kwargs)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add the ``index`` subcommand."""
-    parser = subparsers.add_parser(
-        "index",
-        help="chunk files and add them to a Chroma collection",
-        description=(
-            "Read .txt/.md files, folders of them, JSONL files (one document per row) or tiered LORE files "
-            "(every chunk of every row), cut them into overlapping chunks and add them to a Chroma collection, "
-            "embedded with the original document encoder. Chunk ids are hashes of their text: running the "
-            "same command again adds only what is missing, so an interrupted run is resumed by re-running it."
-        ),
-    )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders to index")
-    add_model_options(
-        parser,
-        help_model=(
-            "document encoder: 'raw' (bundled all-MiniLM-L6-v2, default), 'raw:MODEL', or a LORE checkpoint "
-            "(its base model embeds the documents, so the index is the same as with the raw base model)"
-        ),
-    )
-    add_store_options(parser)
+def _add_chunking_options(parser: argparse.ArgumentParser) -> None:
+    """The ``chunking`` flags (unit, size, overlap, long chunks) and the ``JSONL input`` field flags."""
     chunking = parser.add_argument_group(
         "chunking",
         "Sizes are in the document encoder's own tokens by default: the largest chunk is what the model reads "
@@ -127,6 +108,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="comma-separated fields to keep as chunk metadata (default: every string/number/boolean field)",
     )
     jsonl.add_argument("--id-field", help="field holding a document id (stored as metadata 'doc_id')")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``index`` subcommand."""
+    parser = subparsers.add_parser(
+        "index",
+        help="chunk files and add them to a Chroma collection",
+        description=(
+            "Read .txt/.md files, folders of them, JSONL files (one document per row) or tiered LORE files "
+            "(every chunk of every row), cut them into overlapping chunks and add them to a Chroma collection, "
+            "embedded with the original document encoder. Chunk ids are hashes of their text: running the "
+            "same command again adds only what is missing, so an interrupted run is resumed by re-running it."
+        ),
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders to index")
+    add_model_options(
+        parser,
+        help_model=(
+            "document encoder: 'raw' (bundled all-MiniLM-L6-v2, default), 'raw:MODEL', or a LORE checkpoint "
+            "(its base model embeds the documents, so the index is the same as with the raw base model)"
+        ),
+    )
+    add_store_options(parser)
+    _add_chunking_options(parser)
     parser.add_argument(
         "--batch-size", type=positive_int, default=256, help="chunks per embedding batch (default: %(default)s)"
     )
@@ -134,6 +139,46 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_config_option(parser)
     parser.set_defaults(func=run)
+
+
+def _summary(
+    args: argparse.Namespace, store: Any, report: Any, lengths: Any, stats: Any, size: int, overlap: int
+) -> None:
+    """Print what was indexed: one JSON object with ``--json``, else three lines of text."""
+    if args.json:
+        summary = {
+            "store": store.location,
+            "collection": store.collection_name,
+            "files": report.files,
+            "chunks": report.chunks,
+            "unique": report.unique,
+            "added": report.added,
+            "skipped": report.skipped,
+            "total": report.total,
+            "document_fingerprint": store.document_fingerprint,
+            "chunk_unit": args.chunk_unit,
+            "chunk_size": size,
+            "chunk_overlap": overlap,
+            "max_seq_length": lengths.max_seq_length,
+            "token_budget": lengths.budget,
+            "longest_chunk_tokens": lengths.longest,
+            "truncated_chunks": lengths.truncated,
+            "tokens_lost": lengths.tokens_lost,
+            "long_chunks_split": stats.long_split,
+            "long_chunk_parts": stats.parts,
+        }
+        print(json.dumps(summary, indent=2))
+        return
+    print(
+        f"{report.files} file(s), {report.chunks} chunk(s) ({report.unique} distinct): {report.added} added, "
+        f"{report.skipped} already indexed; {store.describe()} now holds {report.total} chunk(s)"
+    )
+    if stats.long_split:
+        print(
+            f"{stats.long_split} pre-made chunk(s) longer than the model reads were split into {stats.parts} "
+            "part(s) (metadata 'part'; --long-chunks keep indexes them whole)"
+        )
+    print(f"chunks of at most {size} {args.chunk_unit} (overlap {overlap}): {lengths.describe()}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -182,38 +227,5 @@ def run(args: argparse.Namespace) -> int:
     report = index_chunks(
         chunks, store, encoder, files=len(files), batch_size=args.batch_size, show_progress=not args.no_progress
     )
-    if args.json:
-        summary = {
-            "store": store.location,
-            "collection": store.collection_name,
-            "files": report.files,
-            "chunks": report.chunks,
-            "unique": report.unique,
-            "added": report.added,
-            "skipped": report.skipped,
-            "total": report.total,
-            "document_fingerprint": store.document_fingerprint,
-            "chunk_unit": args.chunk_unit,
-            "chunk_size": size,
-            "chunk_overlap": overlap,
-            "max_seq_length": lengths.max_seq_length,
-            "token_budget": lengths.budget,
-            "longest_chunk_tokens": lengths.longest,
-            "truncated_chunks": lengths.truncated,
-            "tokens_lost": lengths.tokens_lost,
-            "long_chunks_split": stats.long_split,
-            "long_chunk_parts": stats.parts,
-        }
-        print(json.dumps(summary, indent=2))
-    else:
-        print(
-            f"{report.files} file(s), {report.chunks} chunk(s) ({report.unique} distinct): {report.added} added, "
-            f"{report.skipped} already indexed; {store.describe()} now holds {report.total} chunk(s)"
-        )
-        if stats.long_split:
-            print(
-                f"{stats.long_split} pre-made chunk(s) longer than the model reads were split into {stats.parts} "
-                "part(s) (metadata 'part'; --long-chunks keep indexes them whole)"
-            )
-        print(f"chunks of at most {size} {args.chunk_unit} (overlap {overlap}): {lengths.describe()}")
+    _summary(args, store, report, lengths, stats, size, overlap)
     return 0

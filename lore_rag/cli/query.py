@@ -6,6 +6,7 @@ import argparse
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 from lore_rag.cli import add_config_option
 from lore_rag.cli.index import add_model_options, add_store_options, load_encoder, open_store
@@ -79,19 +80,11 @@ def run(args: argparse.Namespace) -> int:
     """Search and print the hits."""
     from lore_rag.errors import ConfigError
     from lore_rag.retrieval import Retriever, raw_counterpart
-    from lore_rag.retrieval.retriever import format_hits, format_side_by_side
 
     queries = _read_queries(args)
     if args.top_k < 1:
         raise ConfigError(f"--top-k must be at least 1, got {args.top_k}")
-    where = None
-    if args.where:
-        try:
-            where = json.loads(args.where)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"--where: not JSON ({exc.msg})") from None
-        if not isinstance(where, dict) or not where:
-            raise ConfigError('--where: expected a non-empty JSON object, e.g. \'{"source": "a.txt"}\'')
+    where = _parse_where(args.where)
     reranker, fetch_k = load_reranker(args, args.top_k)  # first: a bad reranker fails before the encoder loads
     store = open_store(args, must_exist=True)
     encoder = load_encoder(args)
@@ -118,6 +111,36 @@ def run(args: argparse.Namespace) -> int:
         }
         print(json.dumps(out, indent=2, ensure_ascii=False))
         return 0
+    _print_results(args, queries, models, results, reranker, fetch_k)
+    return 0
+
+
+def _parse_where(text: str | None) -> dict[str, Any] | None:
+    """The ``--where`` metadata filter: a non-empty JSON object, or ``None`` without the flag."""
+    from lore_rag.errors import ConfigError
+
+    if not text:
+        return None
+    try:
+        where = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--where: not JSON ({exc.msg})") from None
+    if not isinstance(where, dict) or not where:
+        raise ConfigError('--where: expected a non-empty JSON object, e.g. \'{"source": "a.txt"}\'')
+    return where
+
+
+def _print_results(
+    args: argparse.Namespace,
+    queries: list[str],
+    models: dict[str, Any],
+    results: dict[str, Any],
+    reranker: Any,
+    fetch_k: int | None,
+) -> None:
+    """Print each query's hits: one model's ranking, or raw and LORE side by side with ``--compare``."""
+    from lore_rag.retrieval.retriever import format_hits, format_side_by_side
+
     width = args.width or shutil.get_terminal_size((120, 24)).columns
     labels = {key: ("raw" if key == "raw" else f"LORE ({enc.name})") for key, enc in models.items()}
     if reranker is not None:
@@ -132,4 +155,3 @@ def run(args: argparse.Namespace) -> int:
         else:
             (key,) = models
             print(format_hits(results[key][i], width=width))
-    return 0
