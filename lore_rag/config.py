@@ -384,11 +384,14 @@ def apply_config_file(parser: argparse.ArgumentParser, path: str | os.PathLike[s
         if value is None:  # 'key: null' leaves the option at its default
             continue
         try:
-            if name not in known and isinstance(action, argparse._StoreConstAction):
+            if name not in known and isinstance(action, (argparse._StoreConstAction, argparse.BooleanOptionalAction)):
                 # a flag's own name ('no-progress: true'): true means the flag is given
                 if not isinstance(value, bool):
                     raise TypeError(f"expected true or false, got {_describe_value(value)}")
-                defaults[action.dest] = action.const if value else action.default
+                if isinstance(action, argparse.BooleanOptionalAction):  # '--no-NAME: true' is NAME false
+                    defaults[action.dest] = value != name.startswith("no_")
+                else:
+                    defaults[action.dest] = action.const if value else action.default
             else:
                 defaults[action.dest] = _config_value(action, value)
         except (argparse.ArgumentTypeError, TypeError, ValueError) as exc:

