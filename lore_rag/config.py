@@ -72,7 +72,7 @@ def option(
         type: Converter of the flag's text (e.g. ``positive_int``); default from the annotation (int, float, str).
         nargs: argparse ``nargs``; lists default to ``"+"``.
         action: ``"store_true"`` or ``"store_false"`` for an on/off flag (a bool field defaults to
-            ``--name/--no-name``).
+            ``--name/--no-name``); ``"append"`` for a repeatable flag of a list field.
         group: Title of the ``--help`` section the flag is listed under.
         deprecated: Old spellings that still work for one release: hidden from ``--help``, and using one prints a
             warning naming the new flag.
@@ -249,6 +249,13 @@ def _argument_kwargs(name: str, hint: Any, meta: Mapping[str, Any], default: Any
             kwargs[key] = list(meta[key]) if key == "choices" else meta[key]
     kind = _plain_type(hint)
     action = meta.get("action")
+    if action == "append":  # a repeatable flag: one value each time
+        (item,) = typing.get_args(kind) or (str,)
+        kwargs["action"] = "append"
+        converter = meta.get("type") or {int: int, float: float}.get(_plain_type(item))
+        if converter is not None:
+            kwargs["type"] = converter
+        return kwargs, argparse._AppendAction
     if action in ("store_true", "store_false"):
         kwargs["action"] = action
         kwargs.pop("nargs", None)

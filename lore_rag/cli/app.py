@@ -10,7 +10,9 @@ import sys
 from typing import Any
 
 from lore_rag.cli.llm import add_llm_arguments, llm_options
-from lore_rag.cli.options import check_port_free, port_number, positive_float, positive_int
+from lore_rag.cli.options import add_config_arguments, check_port_free
+from lore_rag.cli.rerank_options import add_reranker_options
+from lore_rag.demo.app_config import AppConfig
 from lore_rag.errors import ConfigError, LoreError
 
 __all__ = ["parse_auth", "register", "run"]
@@ -44,67 +46,11 @@ def register(subparsers: Any) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--checkpoint", metavar="DIR", help="LORE checkpoint (default: the default one, trained on first start)"
-    )
-    parser.add_argument(
-        "--data",
-        metavar="JSONL",
-        help="tiered JSONL for the examples panel (default: the bundled validation set, with the app's own store)",
-    )
-    parser.add_argument(
-        "--store", metavar="DIR", help="embedded Chroma folder to search (default: $LORE_RAG_HOME/app_store)"
-    )
-    parser.add_argument("--collection", default="lore", help="collection in the store (default: %(default)s)")
-    index = parser.add_mutually_exclusive_group()
-    index.add_argument(
-        "--index-data",
-        dest="index_data",
-        action="store_true",
-        default=None,
-        help="add the chunks of each data set loaded to the store (default: only for the app's own store)",
-    )
-    index.add_argument("--no-index-data", dest="index_data", action="store_false", help="never add to the store")
-    parser.add_argument("-k", "--top-k", type=positive_int, default=5, help="chunks per column (default: %(default)s)")
-    parser.add_argument(
-        "--answer-k", type=positive_int, default=3, help="top chunks the LLM answers from (default: %(default)s)"
-    )
-    parser.add_argument("--device", help="torch device (default: cpu)")
-    from lore_rag.cli.rerank_options import add_reranker_options
-
+    add_config_arguments(parser, AppConfig)
     add_reranker_options(parser, what="both columns'")
-    _add_serving_options(parser)
     add_config_option(parser)
     add_llm_arguments(parser)
     parser.set_defaults(func=run)
-
-
-def _add_serving_options(parser: argparse.ArgumentParser) -> None:
-    """``--host``, ``--port``, ``--auth``, ``--data-dir``, ``--max-upload-mb``, ``--no-llm``, ``--no-progress``."""
-    serve = parser.add_argument_group("serving")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
-    serve.add_argument("--port", type=port_number, help="port (default: 7860, or the next free one)")
-    serve.add_argument(
-        "--auth",
-        metavar="USER:PASS",
-        help="require this login (prefer $LORE_RAG_APP_AUTH=USER:PASS: a flag shows in the process list)",
-    )
-    serve.add_argument(
-        "--data-dir",
-        dest="data_dirs",
-        action="append",
-        metavar="DIR",
-        help="a folder whose .jsonl/.json files clients may load by path (repeatable; default: the bundled data "
-        "sets); uploads are always allowed, every other server path is refused",
-    )
-    serve.add_argument(
-        "--max-upload-mb",
-        type=positive_float,
-        default=100.0,
-        help="largest file a client may upload, in MB (default: %(default)s)",
-    )
-    serve.add_argument("--no-llm", action="store_true", help="retrieval only: start no LLM, show no answers")
-    serve.add_argument("--no-progress", action="store_true", help="no progress bars while training and indexing")
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:
