@@ -10,8 +10,9 @@ from typing import Any
 
 from lore_rag.cli import add_config_option
 from lore_rag.cli.index import add_model_options, add_store_options, load_encoder, open_store
-from lore_rag.cli.options import positive_int
+from lore_rag.cli.options import add_config_arguments
 from lore_rag.cli.rerank_options import add_reranker_options, load_reranker
+from lore_rag.retrieval.settings import QueryConfig
 
 __all__ = ["register", "run"]
 
@@ -28,23 +29,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "rescores each model's top --fetch-k chunks and the best k are shown."
         ),
     )
-    parser.add_argument("queries", nargs="*", metavar="QUERY", help="query texts")
-    parser.add_argument(
-        "--queries-file", metavar="FILE", help="more queries: a text file with one per line, or JSONL with 'query'"
-    )
     add_model_options(
         parser,
         help_model="query encoder: 'raw' (default), 'raw:MODEL', or a LORE checkpoint folder",
     )
     add_store_options(parser)
-    parser.add_argument("-k", "--top-k", type=int, default=5, help="chunks per query (default: %(default)s)")
-    parser.add_argument(
-        "--compare", action="store_true", help="also search with the raw base model and show both side by side"
-    )
+    add_config_arguments(parser, QueryConfig)
     add_reranker_options(parser, what="the")
-    parser.add_argument("--where", metavar="JSON", help='Chroma metadata filter, e.g. \'{"source": "a.txt"}\'')
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--width", type=positive_int, help="line width of the text output (default: the terminal's)")
     add_config_option(parser)
     parser.set_defaults(func=run)
 

@@ -19,6 +19,7 @@ from lore_rag.evaluation.eval_config import EvalConfig
 from lore_rag.evaluation.qa_run import QAEvalConfig
 from lore_rag.evaluation.tradeoff import TradeoffConfig
 from lore_rag.llm.settings import LLMSettings
+from lore_rag.retrieval.settings import EncoderSettings, IndexConfig, QueryConfig, StoreSettings
 from lore_rag.training.args import TrainConfig
 
 #: command -> (config dataclass, fields the command declares itself or leaves out)
@@ -33,6 +34,12 @@ GENERATED = [
     ("llm", LLMSettings, ()),
     ("app", LLMSettings, ()),
     ("app", AppConfig, ()),
+    ("index", IndexConfig, ()),
+    ("index", StoreSettings, ()),
+    ("index", EncoderSettings, ("model",)),  # --model's help is each command's own
+    ("query", QueryConfig, ()),
+    ("query", StoreSettings, ()),
+    ("query", EncoderSettings, ("model",)),
 ]
 OLD_NAMES = {"--base-url": "--llm-base-url", "--model": "--llm-model", "--model-path": "--llm-gguf"}
 
@@ -118,6 +125,10 @@ CONFIG_CASES = [
     ),
     (["llm", "ask", "hi"], "llm-gguf: m.gguf\n", ["--llm-gguf", "m.gguf"], "llm_gguf", "m.gguf"),
     (["app"], "local: true\n", ["--local"], "local", True),
+    (["index", "a.txt"], "chunk-size: 100\n", ["--chunk-size", "100"], "chunk_size", 100),
+    (["index", "a.txt"], "no-progress: true\n", ["--no-progress"], "no_progress", True),
+    (["query", "q"], "top-k: 3\n", ["--top-k", "3"], "top_k", 3),
+    (["query", "q"], "store: s\n", ["--store", "s"], "store", "s"),
     (["app"], "data-dir: [a, b]\n", ["--data-dir", "a", "--data-dir", "b"], "data_dirs", ["a", "b"]),
     (["app"], "no-index-data: true\n", ["--no-index-data"], "index_data", False),
     (["app"], "top-k: 7\n", ["-k", "7"], "top_k", 7),
