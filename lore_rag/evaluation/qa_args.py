@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from lore_rag.config import add_config_arguments, apply_config_file, argument_group, config_from_args
 from lore_rag.evaluation.qa_run import QAEvalConfig
 from lore_rag.llm.settings import LLM_GROUP, LLMSettings
+from lore_rag.retrieval.settings import RerankSettings, rerank_overrides
 
 if TYPE_CHECKING:
     from lore_rag.evaluation.qa_run import QAEvalResult
@@ -30,6 +31,7 @@ def add_qa_eval_arguments(parser: argparse.ArgumentParser) -> None:
     for title in _GROUPS:  # the order of the --help sections
         argument_group(parser, title)
     add_config_arguments(parser, QAEvalConfig)
+    add_config_arguments(parser, RerankSettings, overrides=rerank_overrides("each retriever's", group="retrieval"))
     # --max-tokens and --concurrency are QAEvalConfig's (the answers' settings); qa-eval never had the old LLM
     # flag names, and a hidden --model there would shadow the abbreviation of --models
     add_config_arguments(
@@ -63,7 +65,7 @@ def qa_settings(args: argparse.Namespace) -> tuple[QAEvalConfig, LLMSettings]:
     Raises:
         ConfigError: naming the bad field.
     """
-    config = config_from_args(QAEvalConfig, args)
+    config = config_from_args(QAEvalConfig, args, reranker=args.reranker, fetch_k=args.fetch_k)
     if not config.data:
         from lore_rag.defaults import bundled_validation_path
 

@@ -130,18 +130,12 @@ class QAEvalConfig:
         "chunks retrieved and given to the LLM (default 3)", 3, flags=("-k", "--k"), type=positive_int, group=_RETRIEVAL
     )
     reranker: str | None = option(
-        "rerank each retriever's top --fetch-k chunks with this sentence-transformers CrossEncoder (a Hugging Face "
-        "id such as cross-encoder/ms-marco-MiniLM-L6-v2, or a local folder) and keep the best k; every retriever "
-        "then runs both without and with it",
+        "cross-encoder (Hugging Face id or folder): every retriever also runs with its top fetch_k reranked",
         None,
-        metavar="MODEL",
-        group=_RETRIEVAL,
+        cli=False,  # the flag is RerankSettings', shared with query, eval and app
     )
     fetch_k: int | None = option(
-        "chunks each retriever hands to --reranker (default 20, never fewer than k)",
-        None,
-        metavar="N",
-        group=_RETRIEVAL,
+        "chunks each retriever hands to the reranker (default 20, at least k)", None, cli=False
     )
     index_path: str | None = option(
         "open setting: Chroma folder (default: OUTPUT/index)", None, flags=("--index",), metavar="DIR", group=_RETRIEVAL

@@ -6,12 +6,21 @@ by both commands; :class:`IndexConfig` and :class:`QueryConfig` hold what only o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from lore_rag.config import non_negative_int, option, port_number, positive_int
 from lore_rag.retrieval.chunking import MAX_CHUNK_CHARS
+from lore_rag.retrieval.rerank import DEFAULT_FETCH_K
 
-__all__ = ["CHUNKING_GROUP", "EncoderSettings", "IndexConfig", "QueryConfig", "StoreSettings"]
+__all__ = [
+    "CHUNKING_GROUP",
+    "EncoderSettings",
+    "IndexConfig",
+    "QueryConfig",
+    "RerankSettings",
+    "StoreSettings",
+    "rerank_overrides",
+]
 
 #: ``--help`` section of the chunking flags.
 CHUNKING_GROUP = "chunking"
@@ -109,3 +118,25 @@ class QueryConfig:
     where: str | None = option('Chroma metadata filter, e.g. \'{"source": "a.txt"}\'', None, metavar="JSON")
     json: bool = option("print the results as JSON", False, action="store_true")
     width: int | None = option("line width of the text output (default: the terminal's)", None, type=positive_int)
+
+
+@dataclass
+class RerankSettings:
+    """The cross-encoder stage of ``query``, ``eval``, ``qa-eval`` and ``app``: rerank the top ``fetch_k``, keep k."""
+
+    reranker: str | None = option(
+        "rerank {what} top --fetch-k chunks with this sentence-transformers CrossEncoder (a Hugging Face id such as "
+        "cross-encoder/ms-marco-MiniLM-L6-v2, or a local folder) and keep the best k",
+        None,
+        metavar="MODEL",
+    )
+    fetch_k: int | None = option(
+        f"chunks the first stage hands to --reranker (default {DEFAULT_FETCH_K}, never fewer than k)", None, metavar="N"
+    )
+
+
+def rerank_overrides(what: str, *, group: str | None = None) -> dict[str, dict[str, str]]:
+    """``add_config_arguments`` overrides that say whose chunks ``--reranker`` reranks (and in which section)."""
+    help_text = str(next(f for f in fields(RerankSettings) if f.name == "reranker").metadata["help"])
+    extra = {"group": group} if group else {}
+    return {"reranker": {"help": help_text.format(what=what), **extra}, "fetch_k": extra}

@@ -229,3 +229,24 @@ def test_build_data_takes_its_concurrency_from_the_llm_client_once(monkeypatch, 
     assert main(["build-data", str(raw), "-o", out, "--llm-base-url", "http://h/v1"]) == 0
     assert "concurrency" not in seen["options"] and seen["config"].concurrency == 1  # the client's own default
     assert seen["options"]["base_url"] == "http://h/v1"
+
+
+def test_qa_eval_flags_become_its_run_and_llm_settings(monkeypatch) -> None:
+    from lore_rag.evaluation.qa_args import qa_settings
+
+    monkeypatch.setenv("MY_KEY", "sk-test")
+    args = build_parser().parse_args(
+        ["qa-eval", "--data", "q.jsonl", "--reranker", "ce", "--fetch-k", "30", "-k", "4", "--max-tokens", "8",
+         "--llm-base-url", "http://h/v1", "--llm-api-key-env", "MY_KEY", "--no-progress"]
+    )  # fmt: skip
+    config, llm = qa_settings(args)
+    assert (config.data, config.reranker, config.fetch_k, config.k, config.show_progress) == (
+        ["q.jsonl"],
+        "ce",
+        30,
+        4,
+        False,
+    )
+    options = llm.connect_options()
+    assert options["base_url"] == "http://h/v1" and options["api_key"] == "sk-test"
+    assert options["max_tokens"] == 8 and options["timeout"] == 120.0 and "concurrency" not in options
