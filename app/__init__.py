@@ -1,11 +1,11 @@
-"""The lore-rag Gradio app (UI only): :func:`build_demo` builds it for a :class:`lore_rag.demo.DemoSession`.
+"""``python -m app``: a launcher for ``lore-rag app`` (same flags).
 
-Start it with ``lore-rag app`` or ``python -m app`` (same flags); from Python::
+The UI itself is :mod:`lore_rag.demo.ui`::
 
-    from lore_rag.demo import DemoSession
-    from app import build_demo, launch
+from lore_rag.demo import DemoSession
+from lore_rag.demo.ui import build_demo, launch
 
-    launch(build_demo(DemoSession.create()))
+launch(build_demo(DemoSession.create()))
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ __all__ = ["build_demo", "launch"]
 
 def __getattr__(name: str):  # lazy: importing the package must not import Gradio
     if name in __all__:
-        from app import ui
+        from lore_rag.demo import ui
 
         return getattr(ui, name)
     raise AttributeError(name)

@@ -13,7 +13,7 @@ Run (offline: bundled model, bundled SmolLM2-135M served by a local llama.cpp se
 
 Without ``--checkpoint`` the default LORE checkpoint in ``~/.cache/lore-rag/checkpoints/default`` is used, and
 trained there first on the bundled data when missing (``lore-rag train --output DIR`` does the same).
-Every other flag goes to ``lore-rag qa-eval`` (see ``lore-rag qa-eval --help``); ``recipes/configs/qa_hotpotqa.yaml``
+Every flag of ``lore-rag qa-eval`` works too (``--help`` lists them); ``recipes/configs/qa_hotpotqa.yaml``
 holds the defaults. An interrupted run resumes when started again with the same flags.
 
 Runtime on a 2-core CPU (SmolLM2-135M reader, 40 questions, both retrievers), measured: 11 min wall, of which
@@ -52,7 +52,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from lore_rag.cli.qa_eval import run_recipe
+from lore_rag.demo import ensure_default_checkpoint
+from lore_rag.errors import LoreError
+from lore_rag.evaluation.qa_args import parse_recipe_args, run_qa_eval_from_args
+from lore_rag.evaluation.qa_run import plot_qa_results
 
 HERE = Path(__file__).resolve().parent
 SHARED_DATA = HERE.parent / ".." / "shared" / "data"
@@ -61,7 +64,17 @@ CONFIG = HERE / "configs" / "qa_hotpotqa.yaml"
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_recipe(__doc__, DATA, CONFIG, argv)
+    try:
+        args = parse_recipe_args(__doc__.split("\n\n")[0], DATA, CONFIG, argv, checkpoint=ensure_default_checkpoint)
+        result = run_qa_eval_from_args(args)
+        print(result.table())
+        print(f"\nper-question wins and losses: {result.output_dir}/per_question.csv")
+        if args.plot:
+            print(f"plot written to {plot_qa_results([result], args.plot)}")
+    except LoreError as exc:
+        print(f"{Path(__file__).name}: error: {exc}", file=sys.stderr)
+        return 1
+    return 1 if result.errors else 0
 
 
 if __name__ == "__main__":

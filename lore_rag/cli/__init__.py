@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lore_rag import __version__
-from lore_rag.config import load_config_file
+from lore_rag.config import apply_config_file
 from lore_rag.errors import LoreError
 
 __all__ = ["build_parser", "main"]
@@ -86,87 +86,8 @@ def _apply_config(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.
     config_path = getattr(args, "config", None)
     if not config_path:
         return args
-    sub_parser = _subparser(parser, args.command)
-    values = load_config_file(config_path)
-    known = {action.dest: action for action in sub_parser._actions}
-    defaults = {}
-    for key, value in values.items():
-        dest = str(key).replace("-", "_")
-        if dest not in known or dest in ("help", "config", "func"):
-            raise LoreError(
-                f"{config_path}: field '{key}': not an option of 'lore-rag {args.command}' "
-                f"(see lore-rag {args.command} --help)"
-            )
-        action = known[dest]
-        if value is None:  # 'key: null' leaves the option at its default
-            continue
-        try:
-            defaults[dest] = _config_value(action, value)
-        except (argparse.ArgumentTypeError, TypeError, ValueError) as exc:
-            raise LoreError(f"{config_path}: field '{key}': {exc}") from None
-        if action.required and action.option_strings:
-            action.required = False  # given by the file
-    sub_parser.set_defaults(**defaults)
+    apply_config_file(_subparser(parser, args.command), config_path, command=f"lore-rag {args.command}")
     return parser.parse_args(argv)
-
-
-def _describe_value(value: Any) -> str:
-    kind = {list: "a list", dict: "a mapping", bool: "a boolean", type(None): "nothing"}.get(type(value))
-    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-    return f"{kind} {shown}" if kind and value is not None else (kind or shown)
-
-
-def _config_scalar(action: argparse.Action, value: Any) -> Any:
-    """One value of a config file, converted as the flag's ``type`` converts text."""
-    if isinstance(value, (list, dict)) or value is None:
-        raise TypeError(f"expected a single value, got {_describe_value(value)}")
-    if action.type is not None:
-        converter: Any = action.type
-        name = getattr(converter, "__name__", "")
-        if name == "int" or name.endswith("_int") or name == "port_number":
-            kind = "an integer"
-        elif name == "float" or name.endswith("_float"):
-            kind = "a number"
-        else:
-            kind = "a valid value"
-        if isinstance(value, bool):
-            raise TypeError(f"expected {kind}, got {_describe_value(value)}")
-        try:
-            converted = converter(str(value))
-        except (TypeError, ValueError):
-            raise TypeError(f"expected {kind}, got {value!r}") from None
-    elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        converted = str(value)
-    else:
-        raise TypeError(f"expected text, got {_describe_value(value)}")
-    if isinstance(converted, float) and not math.isfinite(converted):
-        raise ValueError(f"must be a finite number, got {value}")
-    if action.choices is not None and converted not in action.choices:
-        raise ValueError(f"expected one of {', '.join(map(str, action.choices))}, got {value!r}")
-    return converted
-
-
-def _config_value(action: argparse.Action, value: Any) -> Any:
-    """A config file's value for ``action``, checked and converted like the flag's text would be."""
-    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction, argparse.BooleanOptionalAction)):
-        if not isinstance(value, bool):
-            raise TypeError(f"expected true or false, got {_describe_value(value)}")
-        return value  # the option's own value: 'index-data: false' as --no-index-data
-    if isinstance(action, argparse._StoreConstAction):
-        if not isinstance(value, bool):
-            raise TypeError(f"expected true or false, got {_describe_value(value)}")
-        return action.const if value else action.default
-    if isinstance(action, argparse._CountAction):
-        return _config_scalar(argparse.Action([], action.dest, type=int), value)
-    many = isinstance(action, argparse._AppendAction) or action.nargs in ("+", "*") or isinstance(action.nargs, int)
-    if many:
-        items = value if isinstance(value, list) else [value]
-        if action.nargs == "+" and not items:
-            raise ValueError("expected at least one value, got an empty list")
-        if isinstance(action.nargs, int) and len(items) != action.nargs:
-            raise ValueError(f"expected {action.nargs} values, got {len(items)}")
-        return [_config_scalar(action, item) for item in items]
-    return _config_scalar(action, value)
 
 
 def _check_floats(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

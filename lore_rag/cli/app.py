@@ -10,7 +10,9 @@ import sys
 from typing import Any
 
 from lore_rag.cli.llm import add_llm_arguments, llm_options
-from lore_rag.cli.options import check_port_free, port_number, positive_float, positive_int
+from lore_rag.cli.options import add_config_arguments, check_port_free
+from lore_rag.cli.rerank_options import add_reranker_options
+from lore_rag.demo.app_config import AppConfig
 from lore_rag.errors import ConfigError, LoreError
 
 __all__ = ["parse_auth", "register", "run"]
@@ -44,59 +46,8 @@ def register(subparsers: Any) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--checkpoint", metavar="DIR", help="LORE checkpoint (default: the default one, trained on first start)"
-    )
-    parser.add_argument(
-        "--data",
-        metavar="JSONL",
-        help="tiered JSONL for the examples panel (default: the bundled validation set, with the app's own store)",
-    )
-    parser.add_argument(
-        "--store", metavar="DIR", help="embedded Chroma folder to search (default: $LORE_RAG_HOME/app_store)"
-    )
-    parser.add_argument("--collection", default="lore", help="collection in the store (default: %(default)s)")
-    index = parser.add_mutually_exclusive_group()
-    index.add_argument(
-        "--index-data",
-        dest="index_data",
-        action="store_true",
-        default=None,
-        help="add the chunks of each data set loaded to the store (default: only for the app's own store)",
-    )
-    index.add_argument("--no-index-data", dest="index_data", action="store_false", help="never add to the store")
-    parser.add_argument("-k", "--top-k", type=positive_int, default=5, help="chunks per column (default: %(default)s)")
-    parser.add_argument(
-        "--answer-k", type=positive_int, default=3, help="top chunks the LLM answers from (default: %(default)s)"
-    )
-    parser.add_argument("--device", help="torch device (default: cpu)")
-    from lore_rag.cli.rerank_options import add_reranker_options
-
+    add_config_arguments(parser, AppConfig)
     add_reranker_options(parser, what="both columns'")
-    serve = parser.add_argument_group("serving")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
-    serve.add_argument("--port", type=port_number, help="port (default: 7860, or the next free one)")
-    serve.add_argument(
-        "--auth",
-        metavar="USER:PASS",
-        help="require this login (prefer $LORE_RAG_APP_AUTH=USER:PASS: a flag shows in the process list)",
-    )
-    serve.add_argument(
-        "--data-dir",
-        dest="data_dirs",
-        action="append",
-        metavar="DIR",
-        help="a folder whose .jsonl/.json files clients may load by path (repeatable; default: the bundled data "
-        "sets); uploads are always allowed, every other server path is refused",
-    )
-    serve.add_argument(
-        "--max-upload-mb",
-        type=positive_float,
-        default=100.0,
-        help="largest file a client may upload, in MB (default: %(default)s)",
-    )
-    serve.add_argument("--no-llm", action="store_true", help="retrieval only: start no LLM, show no answers")
-    serve.add_argument("--no-progress", action="store_true", help="no progress bars while training and indexing")
     add_config_option(parser)
     add_llm_arguments(parser)
     parser.set_defaults(func=run)
@@ -126,39 +77,31 @@ def _terminate(signum: int, frame: Any) -> None:  # pragma: no cover - signal ha
     raise KeyboardInterrupt
 
 
-def run(args: argparse.Namespace) -> int:
-    """Build the session (train, index, start the LLM as needed) and serve the app until Ctrl-C."""
+def _check_before_loading(args: argparse.Namespace) -> tuple[tuple[str, str] | None, list[str]]:
+    """Everything a bad flag can break, checked before the models load (minutes on a cold start).
+
+    Returns:
+        The login (or ``None``) and the ``--data-dir`` folders.
+    """
     auth = parse_auth(args.auth or os.environ.get("LORE_RAG_APP_AUTH"))
-    # Everything a bad flag can break is checked before the models load (minutes on a cold start).
     if args.port is not None:
         check_port_free(args.host, args.port)
     data_dirs = [_data_dir(d) for d in args.data_dirs or []]
     for path, flag in ((args.data, "--data"), (args.checkpoint, "--checkpoint")):
         if path is not None and not os.path.exists(os.path.expanduser(path)):
             raise ConfigError(f"{flag} {path}: no such file or folder")
-    from lore_rag.defaults import home_dir
+    return auth, data_dirs
 
-    # the app's own upload folder (Gradio reads it when the app is built)
-    os.environ.setdefault("GRADIO_TEMP_DIR", str(home_dir() / "app_uploads"))
+
+def _create_session(args: argparse.Namespace) -> Any:
+    """The :class:`~lore_rag.demo.DemoSession` of the flags: models, store, example set and reranker."""
+    from lore_rag.cli.rerank_options import load_reranker
     from lore_rag.demo import DemoSession
 
-    try:
-        from app.ui import build_demo, launch
-    except ImportError as exc:
-        raise ConfigError(f"the app needs Gradio: pip install 'lore-rag[app]' ({exc})") from None
-
-    from lore_rag.cli.rerank_options import load_reranker
-
     reranker, fetch_k = load_reranker(args, args.top_k)
-    if args.host not in ("127.0.0.1", "localhost", "::1") and auth is None:
-        print(
-            f"lore-rag app: warning: serving on {args.host} without --auth: anyone who can reach it can use it",
-            file=sys.stderr,
-        )
-    show_progress = not args.no_progress
     if args.checkpoint is None:
         print("lore-rag app: loading the default LORE checkpoint (trained on first start)", file=sys.stderr)
-    session = DemoSession.create(
+    return DemoSession.create(
         args.checkpoint,
         data=args.data,
         store=args.store,
@@ -167,28 +110,50 @@ def run(args: argparse.Namespace) -> int:
         k=args.top_k,
         answer_k=args.answer_k,
         device=args.device,
-        show_progress=show_progress,
+        show_progress=not args.no_progress,
         reranker=reranker,
         fetch_k=fetch_k,
     )
+
+
+def _connect_llm(args: argparse.Namespace, session: Any, stack: contextlib.ExitStack) -> None:
+    """Give the session its LLM (stopped with ``stack``); without one the app runs and says why there are no answers."""
+    if args.no_llm:
+        session.llm_error = "started with --no-llm"
+        return
+    from lore_rag.llm import connect
+
+    try:
+        session.llm = stack.enter_context(connect(**llm_options(args)))
+        print(f"lore-rag app: LLM {session.llm.model} at {session.llm.base_url}", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - the app runs without answers, saying why
+        session.llm_error = str(exc) if isinstance(exc, LoreError) else f"{type(exc).__name__}: {exc}"
+        print(f"lore-rag app: warning: no LLM answers: {exc}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the session (train, index, start the LLM as needed) and serve the app until Ctrl-C."""
+    auth, data_dirs = _check_before_loading(args)
+    from lore_rag.defaults import home_dir
+
+    # the app's own upload folder (Gradio reads it when the app is built)
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(home_dir() / "app_uploads"))
+    try:
+        from lore_rag.demo.ui import build_demo, default_server_files, launch
+    except ImportError as exc:
+        raise ConfigError(f"the app needs Gradio: pip install 'lore-rag[app]' ({exc})") from None
+    if args.host not in ("127.0.0.1", "localhost", "::1") and auth is None:
+        print(
+            f"lore-rag app: warning: serving on {args.host} without --auth: anyone who can reach it can use it",
+            file=sys.stderr,
+        )
+    session = _create_session(args)
     try:  # SIGTERM stops the app like Ctrl-C, so the LLM server is stopped too
         previous: Any = signal.signal(signal.SIGTERM, _terminate)
     except ValueError:  # not the main thread
         previous = None
     with contextlib.ExitStack() as stack:
-        if args.no_llm:
-            session.llm_error = "started with --no-llm"
-        else:
-            from lore_rag.llm import connect
-
-            try:
-                session.llm = stack.enter_context(connect(**llm_options(args)))
-                print(f"lore-rag app: LLM {session.llm.model} at {session.llm.base_url}", file=sys.stderr)
-            except Exception as exc:  # noqa: BLE001 - the app runs without answers, saying why
-                session.llm_error = str(exc) if isinstance(exc, LoreError) else f"{type(exc).__name__}: {exc}"
-                print(f"lore-rag app: warning: no LLM answers: {exc}", file=sys.stderr)
-        from app.ui import default_server_files
-
+        _connect_llm(args, session, stack)
         server_files = default_server_files(data_dirs)
         print(f"lore-rag app: clients may load data files from {server_files.describe()}", file=sys.stderr)
         demo = build_demo(session, server_files=server_files)

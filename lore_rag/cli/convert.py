@@ -53,6 +53,54 @@ examples:
 """
 
 
+def _add_beir_options(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``convert beir``: qrels split, first-stage candidates, cut-off, relevance and missing golds."""
+    group = parser.add_argument_group("beir")
+    group.add_argument("--split", default="test", help="qrels split (qrels/SPLIT.tsv; default test)")
+    group.add_argument(
+        "--candidates",
+        default="bm25",
+        help="first-stage candidates: a run file (TREC, 'qid docid score' TSV or JSON), "
+        "'bm25' or 'embedding' (default bm25)",
+    )
+    group.add_argument("--k", type=positive_int, default=10, help="candidates per query (default 10)")
+    group.add_argument("--min-score", type=finite_float, default=1.0, help="lowest qrels score that is relevant (1)")
+    group.add_argument(
+        "--missing-positives",
+        choices=("add", "skip", "keep"),
+        default="add",
+        help="gold documents the retriever missed: add them, skip the query, or keep it as is",
+    )
+    group.add_argument("--title-in-chunk", action="store_true", help="chunk text is 'title\\ntext'")
+
+
+def _add_table_options(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``convert table``: layout, column names, label threshold, delimiter."""
+    group = parser.add_argument_group("table (your own CSV / TSV / JSONL)")
+    group.add_argument(
+        "--layout",
+        choices=("auto", "long", "wide", "split"),
+        default="auto",
+        help="long: a line per question-chunk pair; wide: lists of chunks and labels per line; "
+        "split: lists of positive and negative chunks per line (default: guess)",
+    )
+    group.add_argument("--id-field", help="question id column (long rows are grouped by it)")
+    group.add_argument("--query-field", help="question column")
+    group.add_argument("--chunk-field", help="chunk column (a list in the wide layout)")
+    group.add_argument("--label-field", help="relevance column: 1/0, true/false, yes/no or a grade")
+    group.add_argument("--answer-field", help="gold answer column")
+    group.add_argument("--title-field", help="chunk title / source column")
+    group.add_argument("--positives-field", help="split layout: list of relevant chunks")
+    group.add_argument("--negatives-field", help="split layout: list of non-relevant chunks")
+    group.add_argument(
+        "--label-threshold",
+        type=finite_float,
+        default=1.0,
+        help="smallest numeric label that counts as relevant (default 1)",
+    )
+    group.add_argument("--delimiter", help="CSV delimiter (default: tab for .tsv, comma otherwise)")
+
+
 def register(subparsers: Any) -> None:
     """Add the ``convert`` subcommand."""
     parser = subparsers.add_parser(
@@ -78,46 +126,8 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="msmarco: use the first wellFormedAnswers entry as the answer when present",
     )
-    group = parser.add_argument_group("beir")
-    group.add_argument("--split", default="test", help="qrels split (qrels/SPLIT.tsv; default test)")
-    group.add_argument(
-        "--candidates",
-        default="bm25",
-        help="first-stage candidates: a run file (TREC, 'qid docid score' TSV or JSON), "
-        "'bm25' or 'embedding' (default bm25)",
-    )
-    group.add_argument("--k", type=positive_int, default=10, help="candidates per query (default 10)")
-    group.add_argument("--min-score", type=finite_float, default=1.0, help="lowest qrels score that is relevant (1)")
-    group.add_argument(
-        "--missing-positives",
-        choices=("add", "skip", "keep"),
-        default="add",
-        help="gold documents the retriever missed: add them, skip the query, or keep it as is",
-    )
-    group.add_argument("--title-in-chunk", action="store_true", help="chunk text is 'title\\ntext'")
-    group = parser.add_argument_group("table (your own CSV / TSV / JSONL)")
-    group.add_argument(
-        "--layout",
-        choices=("auto", "long", "wide", "split"),
-        default="auto",
-        help="long: a line per question-chunk pair; wide: lists of chunks and labels per line; "
-        "split: lists of positive and negative chunks per line (default: guess)",
-    )
-    group.add_argument("--id-field", help="question id column (long rows are grouped by it)")
-    group.add_argument("--query-field", help="question column")
-    group.add_argument("--chunk-field", help="chunk column (a list in the wide layout)")
-    group.add_argument("--label-field", help="relevance column: 1/0, true/false, yes/no or a grade")
-    group.add_argument("--answer-field", help="gold answer column")
-    group.add_argument("--title-field", help="chunk title / source column")
-    group.add_argument("--positives-field", help="split layout: list of relevant chunks")
-    group.add_argument("--negatives-field", help="split layout: list of non-relevant chunks")
-    group.add_argument(
-        "--label-threshold",
-        type=finite_float,
-        default=1.0,
-        help="smallest numeric label that counts as relevant (default 1)",
-    )
-    group.add_argument("--delimiter", help="CSV delimiter (default: tab for .tsv, comma otherwise)")
+    _add_beir_options(parser)
+    _add_table_options(parser)
     add_config_option(parser)
     parser.set_defaults(func=run)
 

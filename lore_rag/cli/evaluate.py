@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lore_rag.errors import ConfigError, DataError
+from lore_rag.evaluation.eval_config import EvalConfig
 
 if TYPE_CHECKING:
     from lore_rag.data.schema import Example
     from lore_rag.evaluation.runner import ModelGroup
     from lore_rag.retrieval.rerank import Reranker
 
+#: The flags listed after the reranker's in ``--help`` (as before they were generated).
+_AFTER_RERANKER = ("baseline", "bootstrap", "confidence", "bootstrap_seed", "only_ids", "device", "show_progress")
 #: Metrics compared against the baseline, per protocol and view (``{k}`` is each cut-off).
 _CANDIDATE_METRICS = {"rewritten": ("P@{k}", "N1@{k}"), "original": ("P@{k}",)}
 _CORPUS_METRICS = {
@@ -30,7 +33,8 @@ _CORPUS_METRICS = {
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``eval`` subcommand."""
     from lore_rag.cli import add_config_option
-    from lore_rag.cli.options import positive_int
+    from lore_rag.cli.options import add_config_arguments
+    from lore_rag.cli.rerank_options import add_reranker_options
 
     parser = sub.add_parser(
         "eval",
@@ -44,64 +48,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_config_option(parser)
-    parser.add_argument(
-        "--model",
-        dest="models",
-        nargs="+",
-        default=["raw"],
-        metavar="DIR|raw",
-        help="checkpoint folders (a training output folder or its best/), 'raw' or 'raw:MODEL'; "
-        "NAME=DIR1,DIR2,... makes one model of several seeds",
-    )
-    parser.add_argument(
-        "--data", nargs="+", metavar="FILE", help="tiered JSONL files or folders (default: bundled validation)"
-    )
-    parser.add_argument("--json", metavar="OUT", help="also write the numbers to this JSON file")
-    parser.add_argument("--ks", type=positive_int, nargs="+", default=[3, 5, 10], help="cut-offs (each at least 1)")
-    parser.add_argument(
-        "--mode",
-        choices=["candidates", "corpus", "both"],
-        default="candidates",
-        help="paper protocol (each query's own candidates), one shared index of all chunks, or both",
-    )
-    parser.add_argument(
-        "--store", metavar="DIR", help="corpus mode: Chroma folder to build the index in (default: a temporary one)"
-    )
-    from lore_rag.cli.rerank_options import add_reranker_options
-
+    add_config_arguments(parser, EvalConfig, skip=_AFTER_RERANKER)
     add_reranker_options(parser, what="each model's")  # corpus mode only
-    _add_comparison_options(parser)
-    parser.add_argument("--device", default=None, help="torch device")
-    parser.add_argument("--show-progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars")
+    add_config_arguments(parser, EvalConfig, skip=[f.name for f in fields(EvalConfig) if f.name not in _AFTER_RERANKER])
     parser.set_defaults(func=run)
-
-
-def _add_comparison_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("paired comparison")
-    group.add_argument(
-        "--baseline",
-        metavar="NAME",
-        help="model every other is compared with (default: the raw model; added automatically when only "
-        "checkpoints are given)",
-    )
-    group.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples (>= 1000)")
-    group.add_argument("--confidence", type=float, default=0.95, help="confidence of the intervals")
-    group.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the resampling")
-    group.add_argument(
-        "--only-ids",
-        metavar="FILE",
-        help="evaluate only the rows whose id is in FILE (JSONL rows with an 'id', or one id per line); e.g. the "
-        "plain HotpotQA questions of the test ids",
-    )
-
-
-def _check_args(args: argparse.Namespace) -> None:
-    if args.bootstrap < 1000:
-        raise ConfigError(f"--bootstrap: at least 1000 resamples, got {args.bootstrap}")
-    if not (math.isfinite(args.confidence) and 0 < args.confidence < 1):
-        raise ConfigError(f"--confidence: must be between 0 and 1, got {args.confidence}")
-    if any(k < 1 for k in args.ks):
-        raise ConfigError(f"--ks: cut-offs must be positive integers, got {args.ks}")
 
 
 def read_id_list(path: str) -> set[str]:
@@ -161,13 +111,13 @@ def _metric_names(template: dict[str, tuple[str, ...]], ks: list[int]) -> dict[s
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print, per file, the metric tables and the paired differences from the baseline."""
-    from lore_rag.cli.options import check_output_file
+    from lore_rag.cli.options import check_output_file, config_from_args
     from lore_rag.data.io import expand_paths, read_examples
     from lore_rag.defaults import bundled_validation_path
     from lore_rag.evaluation.report import write_json
     from lore_rag.evaluation.runner import load_model_groups
 
-    _check_args(args)
+    config_from_args(EvalConfig, args).validate()
     if args.json:  # before any model is loaded: a bad --json fails in a second, not after the evaluation
         check_output_file(args.json, "--json")
     if args.mode == "candidates" and (args.reranker or args.fetch_k is not None):
@@ -197,12 +147,9 @@ def run(args: argparse.Namespace) -> int:
             if not examples:
                 raise DataError(f"{path}: no row has an id listed in --only-ids {args.only_ids}")
         entry: dict[str, Any] = {"n_rows": len(examples)}
-        if "candidates" in modes:
-            entry["candidates"] = _run_candidates(args, groups, examples, ks, baseline, Path(path).name)
-        if "corpus" in modes:
-            entry["corpus"] = _run_corpus(
-                args, groups, examples, ks, baseline, Path(path).name, reranker=reranker, fetch_k=fetch_k
-            )
+        for protocol in modes:
+            rerank = {"reranker": reranker, "fetch_k": fetch_k} if protocol == "corpus" else {}
+            entry[protocol] = _run_protocol(protocol, args, groups, examples, ks, baseline, Path(path).name, **rerank)
         output["files"][str(path)] = entry
     if args.json:
         write_json(output, args.json)
@@ -222,67 +169,67 @@ def _differences(
     )
 
 
-def _run_candidates(
+def _evaluate_protocol(
+    protocol: str,
     args: argparse.Namespace,
     groups: list[ModelGroup],
     examples: list[Example],
     ks: list[int],
-    baseline: str | None,
-    label: str,
-) -> dict[str, Any]:
-    from lore_rag.evaluation.report import differences_to_json, format_differences, format_table, to_jsonable
-    from lore_rag.evaluation.runner import evaluate_groups_candidates
-
-    result = evaluate_groups_candidates(groups, examples, ks=ks, show_progress=args.show_progress)
-    models = {name: runs if len(runs) > 1 else runs[0] for name, runs in result["models"].items()}
-    print(format_table(models, ks=ks, title=f"**{label}** (each query's own candidates)"))
-    print()
-    diffs = _differences(args, result["per_query"], baseline, _metric_names(_CANDIDATE_METRICS, ks))
-    for view, by_model in diffs.items():
-        print(format_differences(by_model, baseline=str(baseline), title=f"{label}, {view} queries, candidate sets:"))
-        print()
-    return {
-        "models": to_jsonable(models),
-        "differences": differences_to_json(diffs),
-        "per_query": to_jsonable(result["per_query"]),
-        "ids": result["ids"],
-    }
-
-
-def _run_corpus(
-    args: argparse.Namespace,
-    groups: list[ModelGroup],
-    examples: list[Example],
-    ks: list[int],
-    baseline: str | None,
     label: str,
     *,
     reranker: Reranker | None = None,
     fetch_k: int | None = None,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """Evaluate every model in one protocol: the runner's result, its metrics as JSON, and the tables to print.
+
+    ``candidates`` ranks each query's own candidates (paper protocol); ``corpus`` searches one index of all chunks.
+    """
+    from lore_rag.evaluation.report import format_table, to_jsonable
+    from lore_rag.evaluation.runner import evaluate_groups_candidates, evaluate_groups_corpus
+
+    if protocol == "candidates":
+        result = evaluate_groups_candidates(groups, examples, ks=ks, show_progress=args.show_progress)
+        models = {name: runs if len(runs) > 1 else runs[0] for name, runs in result["models"].items()}
+        tables = [format_table(models, ks=ks, title=f"**{label}** (each query's own candidates)")]
+        return result, {"models": to_jsonable(models)}, tables
     from lore_rag.evaluation.corpus import format_corpus_table
-    from lore_rag.evaluation.report import differences_to_json, format_differences, to_jsonable
-    from lore_rag.evaluation.runner import evaluate_groups_corpus
 
     result = evaluate_groups_corpus(
-        groups,
-        examples,
-        ks=ks,
-        store_dir=args.store,
-        show_progress=args.show_progress,
-        reranker=reranker,
+        groups, examples, ks=ks, store_dir=args.store, show_progress=args.show_progress, reranker=reranker,
         fetch_k=fetch_k,
-    )
-    for view, table in result["views"].items():
-        print(f"**{label}** ({view} queries, corpus-wide: one index of all chunks)\n")
-        print(format_corpus_table(table))
+    )  # fmt: skip
+    tables = [
+        f"**{label}** ({view} queries, corpus-wide: one index of all chunks)\n\n{format_corpus_table(table)}"
+        for view, table in result["views"].items()
+    ]
+    return result, {"views": to_jsonable(result["views"])}, tables
+
+
+def _run_protocol(
+    protocol: str,
+    args: argparse.Namespace,
+    groups: list[ModelGroup],
+    examples: list[Example],
+    ks: list[int],
+    baseline: str | None,
+    label: str,
+    **rerank: Any,
+) -> dict[str, Any]:
+    """Evaluate one file in one protocol, print its tables and the paired differences, return its JSON part."""
+    from lore_rag.evaluation.report import differences_to_json, format_differences, to_jsonable
+
+    result, metrics, tables = _evaluate_protocol(protocol, args, groups, examples, ks, label, **rerank)
+    for table in tables:
+        print(table)
         print()
-    diffs = _differences(args, result["per_query"], baseline, _metric_names(_CORPUS_METRICS, ks))
+    where = "candidate sets" if protocol == "candidates" else "corpus-wide"
+    template = _CANDIDATE_METRICS if protocol == "candidates" else _CORPUS_METRICS
+    diffs = _differences(args, result["per_query"], baseline, _metric_names(template, ks))
     for view, by_model in diffs.items():
-        print(format_differences(by_model, baseline=str(baseline), title=f"{label}, {view} queries, corpus-wide:"))
+        print(format_differences(by_model, baseline=str(baseline), title=f"{label}, {view} queries, {where}:"))
         print()
     return {
-        "views": to_jsonable(result["views"]),
+        **metrics,
         "differences": differences_to_json(diffs),
         "per_query": to_jsonable(result["per_query"]),
         "ids": result["ids"],

@@ -11,29 +11,26 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lore_rag.cli.options import (
-    check_port_free,
-    non_negative_float,
-    non_negative_int,
-    port_number,
-    positive_float,
-    positive_int,
-)
+from lore_rag.cli.options import add_config_arguments, check_port_free, config_from_args, port_number
 from lore_rag.errors import ConfigError
 
-__all__ = ["add_llm_arguments", "llm_options", "register", "run"]
+if TYPE_CHECKING:
+    from lore_rag.llm.settings import LLMSettings
+
+__all__ = ["add_llm_arguments", "llm_options", "llm_settings", "register", "run"]
 
 _EPILOG = """\
 actions:
   serve   run the llama.cpp OpenAI-compatible server in the foreground (bundled SmolLM2-135M-Instruct, or
-          --model-path GGUF) until Ctrl-C; point lore-rag or any OpenAI client at the URL it prints
+          --llm-gguf FILE) until Ctrl-C; point lore-rag or any OpenAI client at the URL it prints
   ask     send one question to the configured endpoint (or to a local server started for it) and print the
           answer; with --context, answer from those chunks and show the cited chunk ids
 
-endpoint: --base-url / $OPENAI_BASE_URL, key: $OPENAI_API_KEY (or --api-key), model: --model /
+endpoint: --llm-base-url / $OPENAI_BASE_URL, key: $OPENAI_API_KEY (or --api-key), model: --llm-model /
 $LORE_RAG_LLM_MODEL. With none of these set, the bundled model is served locally for the command.
+(--base-url, --model and --model-path, the names before, still work for one release.)
 
 examples:
   lore-rag llm serve --port 8080
@@ -42,58 +39,28 @@ examples:
 """
 
 
-def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the LLM endpoint flags (``--base-url``, ``--model``, ``--model-path``, timeouts, ...) to ``parser``."""
-    group = parser.add_argument_group("LLM endpoint (default: $OPENAI_BASE_URL, else the bundled local model)")
-    group.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
-    group.add_argument("--model", help="model name (default: $LORE_RAG_LLM_MODEL, else what the endpoint serves)")
-    group.add_argument(
-        "--api-key", help="API key (prefer $OPENAI_API_KEY: a flag shows in the process list); never logged"
-    )
-    group.add_argument(
-        "--local", action="store_true", help="use the local llama.cpp server even if an endpoint is configured"
-    )
-    group.add_argument("--model-path", help="GGUF file for the local server (default: bundled SmolLM2-135M-Instruct)")
-    group.add_argument(
-        "--n-threads", type=positive_int, help="local server threads (default: $LORE_RAG_LLM_THREADS or auto)"
-    )
-    group.add_argument("--n-ctx", type=positive_int, help="local server context size in tokens (default: 4096)")
-    group.add_argument("--timeout", type=positive_float, help="seconds per request (default: 60, local server 180)")
-    group.add_argument("--max-retries", type=non_negative_int, help="retries after a failed request (default: 2)")
-    group.add_argument("--temperature", type=non_negative_float, help="sampling temperature (default: 0)")
-    group.add_argument("--max-tokens", type=positive_int, help="most tokens per reply (default: 256)")
-    group.add_argument(
-        "--concurrency", type=positive_int, help="requests in flight at once (default: 4, local server 1)"
-    )
+def add_llm_arguments(parser: argparse.ArgumentParser, **options: Any) -> None:
+    """Add the LLM flags of :class:`~lore_rag.llm.settings.LLMSettings` (``--llm-base-url``, ``--llm-model``, ...).
+
+    Args:
+        parser: The command's parser.
+        **options: For :func:`~lore_rag.cli.options.add_config_arguments` (``skip``, ``overrides``, ``deprecated``).
+    """
+    from lore_rag.llm.settings import LLMSettings
+
+    add_config_arguments(parser, LLMSettings, **options)
+
+
+def llm_settings(args: argparse.Namespace, **values: Any) -> LLMSettings:
+    """The :class:`~lore_rag.llm.settings.LLMSettings` of the flags of :func:`add_llm_arguments` (``values`` win)."""
+    from lore_rag.llm.settings import LLMSettings
+
+    return config_from_args(LLMSettings, args, **values)
 
 
 def llm_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Turn the flags of :func:`add_llm_arguments` into keyword arguments for :func:`lore_rag.llm.connect`.
-
-    Raises:
-        ConfigError: for a value out of range.
-    """
-    options: dict[str, Any] = {
-        "base_url": getattr(args, "base_url", None),
-        "model": getattr(args, "model", None),
-        "api_key": getattr(args, "api_key", None),
-        "model_path": getattr(args, "model_path", None),
-        "local": True if getattr(args, "local", False) else None,
-    }
-    for name in ("timeout", "max_retries", "temperature", "max_tokens", "concurrency"):
-        value = getattr(args, name, None)
-        if value is not None:
-            options[name] = value
-    server: dict[str, Any] = {}
-    for name in ("n_threads", "n_ctx"):
-        value = getattr(args, name, None)
-        if value is not None:
-            if value < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-            server[name] = value
-    if server:
-        options["server_options"] = server
-    return options
+    """The flags of :func:`add_llm_arguments` as keyword arguments for :func:`lore_rag.llm.connect`."""
+    return llm_settings(args).connect_options()
 
 
 def register(subparsers: Any) -> None:
@@ -150,8 +117,8 @@ def _serve(args: argparse.Namespace) -> int:
     server_options = _server_options(args, serving=True)
     check_port_free(server_options["host"], server_options["port"])  # before the model loads
     server = LocalLLMServer(
-        args.model_path,
-        model_alias=args.model,
+        args.llm_gguf,
+        model_alias=args.llm_model,
         **server_options,
         **options.get("server_options", {}),
     )

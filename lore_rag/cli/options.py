@@ -1,4 +1,7 @@
-"""Checked flag types and output-path probes shared by the commands.
+"""Flags generated from config dataclasses, checked flag types and output-path probes shared by the commands.
+
+:func:`add_config_arguments` (from :mod:`lore_rag.config`, where recipes reach it too) turns the fields of a config
+dataclass into a command's flags: one source for each setting's name, help, default and type.
 
 Argparse calls a flag's ``type`` on the text given; the types here refuse values that parse but make no sense
 (``--limit -1``, ``--ks 0``, ``--lr nan``) with one line naming the flag. :func:`check_output_file` and
@@ -8,17 +11,28 @@ work starts, without creating or changing anything.
 
 from __future__ import annotations
 
-import argparse
-import math
 import os
 import socket
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
+from lore_rag.config import (
+    add_config_arguments,
+    argument_group,
+    config_from_args,
+    finite_float,
+    non_negative_float,
+    non_negative_int,
+    port_number,
+    positive_float,
+    positive_int,
+)
 from lore_rag.errors import ConfigError
 
 __all__ = [
+    "add_config_arguments",
+    "argument_group",
+    "config_from_args",
     "check_output_dir",
     "check_output_file",
     "check_port_free",
@@ -29,55 +43,6 @@ __all__ = [
     "positive_float",
     "positive_int",
 ]
-
-
-def _number(text: str, kind: type) -> float:
-    if isinstance(text, bool):  # a config file's true/false is not a number
-        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text}")
-    try:
-        value = kind(text)
-    except (TypeError, ValueError):
-        raise argparse.ArgumentTypeError(
-            f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
-        ) from None
-    if kind is float and not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
-    return value
-
-
-def finite_float(text: str) -> float:
-    """A float that is neither NaN nor infinite."""
-    return float(_number(text, float))
-
-
-def _bounded(kind: type, low: float, strict: bool, name: str) -> Callable[[str], float]:
-    def convert(text: str) -> float:
-        value = _number(text, kind)
-        if value < low or (strict and value == low):
-            bound = "greater than" if strict else "at least"
-            raise argparse.ArgumentTypeError(f"must be {bound} {low if kind is float else int(low)}, got {text}")
-        return value
-
-    convert.__name__ = name
-    return convert
-
-
-#: An integer ≥ 1.
-positive_int = _bounded(int, 1, False, "positive_int")
-#: An integer ≥ 0.
-non_negative_int = _bounded(int, 0, False, "non_negative_int")
-#: A finite float > 0.
-positive_float = _bounded(float, 0.0, True, "positive_float")
-#: A finite float ≥ 0.
-non_negative_float = _bounded(float, 0.0, False, "non_negative_float")
-
-
-def port_number(text: str) -> int:
-    """A TCP port, 1-65535."""
-    value = int(_number(text, int))
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, got {text}")
-    return value
 
 
 def _probe_folder(folder: Path, flag: str, what: str) -> None:

@@ -6,11 +6,13 @@ import argparse
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 from lore_rag.cli import add_config_option
 from lore_rag.cli.index import add_model_options, add_store_options, load_encoder, open_store
-from lore_rag.cli.options import positive_int
+from lore_rag.cli.options import add_config_arguments
 from lore_rag.cli.rerank_options import add_reranker_options, load_reranker
+from lore_rag.retrieval.settings import QueryConfig
 
 __all__ = ["register", "run"]
 
@@ -27,23 +29,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "rescores each model's top --fetch-k chunks and the best k are shown."
         ),
     )
-    parser.add_argument("queries", nargs="*", metavar="QUERY", help="query texts")
-    parser.add_argument(
-        "--queries-file", metavar="FILE", help="more queries: a text file with one per line, or JSONL with 'query'"
-    )
     add_model_options(
         parser,
         help_model="query encoder: 'raw' (default), 'raw:MODEL', or a LORE checkpoint folder",
     )
     add_store_options(parser)
-    parser.add_argument("-k", "--top-k", type=int, default=5, help="chunks per query (default: %(default)s)")
-    parser.add_argument(
-        "--compare", action="store_true", help="also search with the raw base model and show both side by side"
-    )
+    add_config_arguments(parser, QueryConfig)
     add_reranker_options(parser, what="the")
-    parser.add_argument("--where", metavar="JSON", help='Chroma metadata filter, e.g. \'{"source": "a.txt"}\'')
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--width", type=positive_int, help="line width of the text output (default: the terminal's)")
     add_config_option(parser)
     parser.set_defaults(func=run)
 
@@ -79,19 +71,11 @@ def run(args: argparse.Namespace) -> int:
     """Search and print the hits."""
     from lore_rag.errors import ConfigError
     from lore_rag.retrieval import Retriever, raw_counterpart
-    from lore_rag.retrieval.retriever import format_hits, format_side_by_side
 
     queries = _read_queries(args)
     if args.top_k < 1:
         raise ConfigError(f"--top-k must be at least 1, got {args.top_k}")
-    where = None
-    if args.where:
-        try:
-            where = json.loads(args.where)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"--where: not JSON ({exc.msg})") from None
-        if not isinstance(where, dict) or not where:
-            raise ConfigError('--where: expected a non-empty JSON object, e.g. \'{"source": "a.txt"}\'')
+    where = _parse_where(args.where)
     reranker, fetch_k = load_reranker(args, args.top_k)  # first: a bad reranker fails before the encoder loads
     store = open_store(args, must_exist=True)
     encoder = load_encoder(args)
@@ -118,6 +102,36 @@ def run(args: argparse.Namespace) -> int:
         }
         print(json.dumps(out, indent=2, ensure_ascii=False))
         return 0
+    _print_results(args, queries, models, results, reranker, fetch_k)
+    return 0
+
+
+def _parse_where(text: str | None) -> dict[str, Any] | None:
+    """The ``--where`` metadata filter: a non-empty JSON object, or ``None`` without the flag."""
+    from lore_rag.errors import ConfigError
+
+    if not text:
+        return None
+    try:
+        where = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--where: not JSON ({exc.msg})") from None
+    if not isinstance(where, dict) or not where:
+        raise ConfigError('--where: expected a non-empty JSON object, e.g. \'{"source": "a.txt"}\'')
+    return where
+
+
+def _print_results(
+    args: argparse.Namespace,
+    queries: list[str],
+    models: dict[str, Any],
+    results: dict[str, Any],
+    reranker: Any,
+    fetch_k: int | None,
+) -> None:
+    """Print each query's hits: one model's ranking, or raw and LORE side by side with ``--compare``."""
+    from lore_rag.retrieval.retriever import format_hits, format_side_by_side
+
     width = args.width or shutil.get_terminal_size((120, 24)).columns
     labels = {key: ("raw" if key == "raw" else f"LORE ({enc.name})") for key, enc in models.items()}
     if reranker is not None:
@@ -132,4 +146,3 @@ def run(args: argparse.Namespace) -> int:
         else:
             (key,) = models
             print(format_hits(results[key][i], width=width))
-    return 0

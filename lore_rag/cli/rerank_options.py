@@ -12,21 +12,11 @@ __all__ = ["add_reranker_options", "load_reranker"]
 
 
 def add_reranker_options(parser: argparse.ArgumentParser | Any, *, what: str = "each retriever's") -> None:
-    """Add ``--reranker MODEL`` and ``--fetch-k N`` to a parser or argument group."""
-    from lore_rag.retrieval.rerank import DEFAULT_FETCH_K
+    """Add ``--reranker MODEL`` and ``--fetch-k N`` (:class:`~lore_rag.retrieval.settings.RerankSettings`)."""
+    from lore_rag.config import add_config_arguments
+    from lore_rag.retrieval.settings import RerankSettings, rerank_overrides
 
-    parser.add_argument(
-        "--reranker",
-        metavar="MODEL",
-        help=f"rerank {what} top --fetch-k chunks with this sentence-transformers CrossEncoder (a Hugging Face id "
-        "such as cross-encoder/ms-marco-MiniLM-L6-v2, or a local folder) and keep the best k",
-    )
-    parser.add_argument(
-        "--fetch-k",
-        type=int,
-        metavar="N",
-        help=f"chunks the first stage hands to --reranker (default {DEFAULT_FETCH_K}, never fewer than k)",
-    )
+    add_config_arguments(parser, RerankSettings, overrides=rerank_overrides(what))
 
 
 def load_reranker(args: argparse.Namespace, k: int) -> tuple[Reranker | None, int | None]:

@@ -6,8 +6,9 @@ import argparse
 import dataclasses
 import sys
 import time
-import typing
+from typing import Any
 
+from lore_rag.cli.options import add_config_arguments
 from lore_rag.evaluation.tradeoff import DEFAULT_RULE, TradeoffConfig
 
 _EPILOG = f"""\
@@ -29,7 +30,15 @@ examples:
 default rule: {DEFAULT_RULE}
 """
 
-_FLAG_NAMES = {"validation_file": "--validation", "plain_file": "--plain", "output_dir": "--output"}
+#: How ``tradeoff`` spells the flags of the :class:`TradeoffConfig` fields whose flag is not ``--field-name``.
+_FLAGS: dict[str, dict[str, Any]] = {
+    "validation_file": {"flags": ("--validation",)},
+    "plain_file": {"flags": ("--plain",)},
+    "output_dir": {"flags": ("--output",)},
+    "ratios": {"metavar": "X"},
+    "compare": {"metavar": "X"},
+    "ks": {"metavar": "X"},
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,22 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_config_option(parser)
-    hints = typing.get_type_hints(TradeoffConfig)
-    for f in dataclasses.fields(TradeoffConfig):
-        flag = _FLAG_NAMES.get(f.name, "--" + f.name.replace("_", "-"))
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc,operator]
-        help_text = f.metadata.get("help", "") + (f" (default: {default})" if default not in (None, []) else "")
-        hint = hints[f.name]
-        if hint is bool:
-            parser.add_argument(
-                flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default, help=help_text
-            )
-        elif typing.get_origin(hint) is list:
-            (item,) = typing.get_args(hint)
-            parser.add_argument(flag, dest=f.name, nargs="+", type=item, default=default, metavar="X", help=help_text)
-        else:
-            kind = next((t for t in (int, float) if t is hint or t in typing.get_args(hint)), str)
-            parser.add_argument(flag, dest=f.name, type=kind, default=default, help=help_text)
+    add_config_arguments(parser, TradeoffConfig, overrides=_FLAGS, show_defaults=True)
     parser.set_defaults(func=run)
 
 

@@ -7,8 +7,21 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from lore_rag.training.args import TrainConfig
+from lore_rag.cli.options import add_config_arguments
+from lore_rag.training.args import LOSSES, TrainConfig
+
+#: How ``train`` spells the flags of the :class:`TrainConfig` fields whose flag is not ``--field-name``.
+_FLAGS: dict[str, dict[str, Any]] = {
+    "train_files": {"flags": ("--train",), "metavar": "FILE"},
+    "validation_file": {"flags": ("--validation",), "metavar": "FILE"},
+    "output_dir": {"flags": ("--output", "-o"), "metavar": "DIR"},
+    "loss": {"choices": LOSSES},
+    "lora_r": {"metavar": "R"},
+    "lora_target_modules": {"metavar": "NAME"},
+    "report_to": {"metavar": "NAME"},
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,34 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_config_option(parser)
-    defaults = TrainConfig()
-    for f in dataclasses.fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        help_text = f.metadata.get("help", "")
-        if f.name == "train_files":
-            parser.add_argument("--train", dest="train_files", nargs="+", metavar="FILE", default=[], help=help_text)
-        elif f.name == "validation_file":
-            parser.add_argument("--validation", dest="validation_file", metavar="FILE", help=help_text)
-        elif f.name == "output_dir":
-            parser.add_argument(
-                "--output", "-o", dest="output_dir", metavar="DIR", default=defaults.output_dir, help=help_text
-            )
-        elif f.name == "loss":
-            parser.add_argument("--loss", choices=["lore", "infonce"], default=defaults.loss, help=help_text)
-        elif isinstance(getattr(defaults, f.name), bool):
-            parser.add_argument(
-                flag, action=argparse.BooleanOptionalAction, default=getattr(defaults, f.name), help=help_text
-            )
-        elif isinstance(getattr(defaults, f.name), list):
-            parser.add_argument(flag, nargs="+", default=getattr(defaults, f.name), metavar="NAME", help=help_text)
-        elif f.name == "lora_r":
-            parser.add_argument(flag, type=int, default=0, metavar="R", help=help_text)
-        else:
-            value = getattr(defaults, f.name)
-            kind = {int: int, float: float}.get(type(value), str)
-            if f.name in ("max_steps", "eval_steps", "save_steps"):
-                kind = int
-            parser.add_argument(flag, type=kind, default=value, help=help_text)
+    add_config_arguments(parser, TrainConfig, overrides=_FLAGS)
     parser.add_argument(
         "--seeds", type=int, nargs="+", metavar="N", help="train and evaluate each seed; report mean ± std"
     )

@@ -31,12 +31,13 @@ import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lore_rag.config import option, positive_int
 from lore_rag.data.io import expand_paths, read_examples
 from lore_rag.data.jsonl_log import JsonlAppender, read_log
 from lore_rag.data.schema import Example, Tier
@@ -44,6 +45,7 @@ from lore_rag.errors import ConfigError, LoreError
 from lore_rag.evaluation.answer_cache import AnswerCache, answer_key, default_cache_path
 from lore_rag.evaluation.candidates import rank_candidates, recall_at_k
 from lore_rag.evaluation.qa import gold_answers, score_answer, style_for_dataset
+from lore_rag.llm.settings import LLM_GROUP
 
 if TYPE_CHECKING:
     from lore_rag.llm import LLMClient
@@ -79,44 +81,87 @@ class QARunError(LoreError):
     """A run folder that does not fit the run asked for, or a run that left questions unanswered."""
 
 
-def _help(text: str, default: Any = None, **kwargs: Any) -> Any:
-    if "default_factory" in kwargs:
-        return field(metadata={"help": text}, **kwargs)
-    return field(default=default, metadata={"help": text})
+#: ``--help`` sections of ``lore-rag qa-eval``.
+_DATA, _RETRIEVAL, _OUTPUT = "data and retrievers", "retrieval", "output"
 
 
 @dataclass
 class QAEvalConfig:
     """One QA evaluation run: data, retrievers, retrieval setting, LLM generation settings, run folder."""
 
-    data: list[str] = _help(
-        "JSONL file(s) or folders of questions with chunks, labels and answers", default_factory=list
+    data: list[str] = option(
+        "JSONL file(s) or folders: query, chunks, labels (1 / -1 / 0), answer (default: the bundled HotpotQA "
+        "validation set with disturbed queries)",
+        default_factory=list,
+        metavar="PATH",
+        group=_DATA,
     )
-    models: list[str] = _help(
-        "retrievers: 'raw', 'raw:MODEL' or a LORE checkpoint folder; the first is the baseline",
+    models: list[str] = option(
+        "retrievers: 'raw', 'raw:MODEL' or LORE checkpoint folders; the first is the baseline (default: raw)",
         default_factory=lambda: ["raw"],
+        metavar="SPEC",
+        group=_DATA,
     )
-    names: list[str] | None = _help("labels of the retrievers in the table (default: from the models)", None)
-    output_dir: str = _help("run folder: run.json, results.jsonl, summary.json, per_question.csv/jsonl", "qa-eval")
-    setting: str = _help("'candidates' (rank each question's own chunks, paper) or 'open' (shared index)", "candidates")
-    k: int = _help("chunks retrieved and given to the LLM", 3)
-    reranker: str | None = _help(
-        "cross-encoder (Hugging Face id or folder): every retriever also runs with its top fetch_k reranked", None
+    names: list[str] | None = option("labels of the retrievers in the table", None, metavar="NAME", group=_DATA)
+    queries: str = option(
+        "'file': each row's query (disturbed in LORE data); 'original': its original question",
+        "file",
+        choices=QUERY_VIEWS,
+        group=_DATA,
     )
-    fetch_k: int | None = _help("chunks each retriever hands to the reranker (default 20, at least k)", None)
-    queries: str = _help("'file': each row's query (disturbed in LORE data); 'original': its original_query", "file")
-    limit: int | None = _help("evaluate only the first N questions that have a gold answer", None)
-    dataset: str | None = _help("dataset name for tables (default: the rows' 'dataset' field)", None)
-    f1_style: str | None = _help("'hotpotqa', 'squad' or 'squad2' (default: the dataset's official script)", None)
-    index_path: str | None = _help("open setting: Chroma folder (default: OUTPUT_DIR/index)", None)
-    chroma_host: str | None = _help("open setting: Chroma server host instead of an embedded folder", None)
-    chroma_port: int | None = _help("open setting: Chroma server port", None)
-    collection: str = _help("open setting: collection name prefix", "lore-qa")
-    answer_cache: str | None = _help("answer cache file (default: ~/.cache/lore-rag/answers/<llm>.jsonl)", None)
-    max_tokens: int = _help("LLM answer length limit in tokens", 32)
-    concurrency: int | None = _help("concurrent LLM requests (default: the client's own setting)", None)
-    overwrite: bool = _help("start the run folder afresh instead of resuming it", False)
-    show_progress: bool = _help("progress bars", True)
+    limit: int | None = option(
+        "only the first N questions with a gold answer", None, type=positive_int, metavar="N", group=_DATA
+    )
+    dataset: str | None = option("dataset name in the table (default: the rows' 'dataset' field)", None, group=_DATA)
+    f1_style: str | None = option(
+        "F1 corner cases of which official script (default: the dataset's own)",
+        None,
+        choices=("hotpotqa", "squad", "squad2"),
+        group=_DATA,
+    )
+    setting: str = option(
+        "'candidates': rank each question's own chunks (paper); 'open': retrieve from one Chroma index of every "
+        "chunk of the data",
+        "candidates",
+        choices=SETTINGS,
+        group=_RETRIEVAL,
+    )
+    k: int = option(
+        "chunks retrieved and given to the LLM (default 3)", 3, flags=("-k", "--k"), type=positive_int, group=_RETRIEVAL
+    )
+    reranker: str | None = option(
+        "cross-encoder (Hugging Face id or folder): every retriever also runs with its top fetch_k reranked",
+        None,
+        cli=False,  # the flag is RerankSettings', shared with query, eval and app
+    )
+    fetch_k: int | None = option(
+        "chunks each retriever hands to the reranker (default 20, at least k)", None, cli=False
+    )
+    index_path: str | None = option(
+        "open setting: Chroma folder (default: OUTPUT/index)", None, flags=("--index",), metavar="DIR", group=_RETRIEVAL
+    )
+    chroma_host: str | None = option("open setting: a Chroma server instead of a folder", None, group=_RETRIEVAL)
+    chroma_port: int | None = option("open setting: the Chroma server's port", None, group=_RETRIEVAL)
+    collection: str = option("open setting: collection name prefix", "lore-qa", group=_RETRIEVAL)
+    max_tokens: int = option("answer length limit in tokens (default 32)", 32, type=positive_int, group=LLM_GROUP)
+    concurrency: int | None = option(
+        "concurrent LLM requests (default: 4 for an endpoint, 1 for a local server)",
+        None,
+        type=positive_int,
+        group=LLM_GROUP,
+    )
+    answer_cache: str | None = option(
+        "answer cache (default: ~/.cache/lore-rag/answers/)", None, metavar="FILE", group=LLM_GROUP
+    )
+    output_dir: str = option(
+        "run folder (default ./qa-eval)", "qa-eval", flags=("-o", "--output"), metavar="DIR", group=_OUTPUT
+    )
+    overwrite: bool = option(
+        "start the run folder afresh instead of resuming", False, action="store_true", group=_OUTPUT
+    )
+    show_progress: bool = option(
+        "no progress bars", True, flags=("--no-progress",), action="store_false", group=_OUTPUT
+    )
 
     def validate(self) -> None:
         """Check the values.

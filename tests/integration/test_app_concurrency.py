@@ -34,8 +34,8 @@ def questions(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 @pytest.fixture(scope="module")
 def app_url(lore_checkpoint: Path, questions: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app in this process: tiny real checkpoint, fresh Chroma store, bundled LLM on a local llama.cpp server."""
-    from app.ui import build_demo, launch
     from lore_rag.demo import DemoSession
+    from lore_rag.demo.ui import build_demo, launch
     from lore_rag.llm import connect
 
     root = tmp_path_factory.mktemp("concurrency_app")

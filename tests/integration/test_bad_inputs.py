@@ -74,7 +74,7 @@ T, C, B, E, L, A, IX, Q = "train", "convert", "build-data", "eval", "llm", "app"
 CV = f"{C} table {{W}}/good.csv -o {{W}}/new/out.jsonl"  # a valid convert call to add one bad flag to
 BD = f"{B} {{W}}/raw.jsonl -o {{W}}/new/built.jsonl --offline"  # likewise for build-data
 KEY = "sk-lore-test-0123456789-secret"  # must never be printed, logged or written
-ASK = f"{L} ask hello --base-url http://127.0.0.1:{{PORTDEAD}}/v1 --model m"
+ASK = f"{L} ask hello --llm-base-url http://127.0.0.1:{{PORTDEAD}}/v1 --llm-model m"
 
 # fmt: off
 CASES = [
@@ -178,7 +178,7 @@ CASES = [
     case("build-temperature-nan", f"{BD} --temperature nan", 2, "--temperature"),
     case(
         "build-every-request-401",
-        f"{B} {{W}}/raw.jsonl -o {{W}}/new/b401.jsonl --base-url http://127.0.0.1:{{PORT401}}/v1 --model m "
+        f"{B} {{W}}/raw.jsonl -o {{W}}/new/b401.jsonl --llm-base-url http://127.0.0.1:{{PORT401}}/v1 --llm-model m "
         f"--no-progress --max-retries 0 --api-key {KEY}",
         1,
         "401",
@@ -203,7 +203,7 @@ CASES = [
     case("llm-context-file-latin1", f"{ASK} --context-file {{W}}/latin1.txt", 1, "--context-file", "UTF-8"),
     case(
         "llm-endpoint-refuses-401",
-        f"{L} ask hello --base-url http://127.0.0.1:{{PORT401}}/v1 --model m --api-key {KEY}",
+        f"{L} ask hello --llm-base-url http://127.0.0.1:{{PORT401}}/v1 --llm-model m --api-key {KEY}",
         1,
         "401",
     ),

@@ -156,7 +156,7 @@ def test_demo_session_reranks_both_columns(cross_encoder_dir, models, store, rer
         assert all(isinstance(h.hit, RerankedHit) for h in column.hits)
         assert column.name.endswith("+ reranker")
     assert session.describe()["reranker"] == "tiny-ce (top 8 of each column rescored)"
-    from app.ui import _header
+    from lore_rag.demo.ui.blocks import _header
 
     assert "**reranker:** tiny-ce" in _header(session)
 

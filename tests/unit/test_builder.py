@@ -507,7 +507,7 @@ def test_cli_build_data_help(capsys):
     with pytest.raises(SystemExit):
         main(["build-data", "--help"])
     text = capsys.readouterr().out
-    for flag in ("--offline", "--fraction", "--relations", "--mining", "--retry-skipped", "--base-url", "--config"):
+    for flag in ("--offline", "--fraction", "--relations", "--mining", "--retry-skipped", "--llm-base-url", "--config"):
         assert flag in text
 
 

@@ -267,7 +267,7 @@ def test_broken_index_is_a_message_not_an_exception(tmp_path: Path, raw_encoder,
     result = demo.compare("who directed Sinister?")
     for column in result.columns.values():
         assert column.error and column.hits == []
-    from app.components.hits import hits_html
+    from lore_rag.demo.ui.hits import hits_html
 
     assert "Retrieval failed" in hits_html(result.columns[RAW], other_name="LORE", answer_k=3)
 
@@ -328,7 +328,7 @@ def test_session_arguments_are_checked(raw_encoder, lore_encoder, tmp_path: Path
 
 
 def test_stream_shows_retrieval_first_then_each_answer(session: DemoSession) -> None:
-    from app.ui import _stream
+    from lore_rag.demo.ui.blocks import _stream
 
     session.llm = FakeLLM(reply=_gold_reply(session), delay=0.05)
     try:
@@ -357,9 +357,9 @@ def test_stream_shows_retrieval_first_then_each_answer(session: DemoSession) -> 
 
 
 def test_html_pieces_escape_text_and_show_labels(session: DemoSession) -> None:
-    from app.components.examples import example_card_html, example_choices
-    from app.components.hits import answer_html, hits_html, legend_html
-    from app.components.summary import summary_rows, verdict_html
+    from lore_rag.demo.ui.examples import example_card_html, example_choices
+    from lore_rag.demo.ui.hits import answer_html, hits_html, legend_html
+    from lore_rag.demo.ui.summary import summary_rows, verdict_html
 
     example = session.dataset().examples[0]
     result = session.compare(example.query, example=example)
@@ -384,7 +384,7 @@ def test_html_pieces_escape_text_and_show_labels(session: DemoSession) -> None:
 def test_build_demo_makes_blocks(session: DemoSession) -> None:
     import gradio as gr
 
-    from app.ui import build_demo
+    from lore_rag.demo.ui.blocks import build_demo
 
     demo = build_demo(session)
     assert isinstance(demo, gr.Blocks)
@@ -407,9 +407,9 @@ def test_cli_app_flags() -> None:
 
     args = build_parser().parse_args(
         ["app", "--checkpoint", "ck", "--data", "d.jsonl", "--store", "s", "--host", "0.0.0.0", "--port", "8080",
-         "--auth", "u:p", "--no-llm", "--base-url", "http://127.0.0.1:8000/v1", "-k", "7"]
+         "--auth", "u:p", "--no-llm", "--llm-base-url", "http://127.0.0.1:8000/v1", "-k", "7"]
     )  # fmt: skip
     assert (args.checkpoint, args.data, args.store, args.host, args.port) == ("ck", "d.jsonl", "s", "0.0.0.0", 8080)
-    assert args.no_llm and args.auth == "u:p" and args.base_url == "http://127.0.0.1:8000/v1" and args.top_k == 7
+    assert args.no_llm and args.auth == "u:p" and args.llm_base_url == "http://127.0.0.1:8000/v1" and args.top_k == 7
     assert args.index_data is None
     assert build_parser().parse_args(["app", "--no-index-data"]).index_data is False

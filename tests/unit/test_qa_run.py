@@ -367,7 +367,7 @@ def test_recipe_configs_are_qa_eval_options_and_data_exists(name: str):
     repo = Path(__file__).resolve().parents[2]
     config = repo / "recipes" / "configs" / f"qa_{name}.yaml"
     args = _apply_config(build_parser(), ["qa-eval", "--config", str(config)])
-    assert args.limit == 40 and args.k >= 1 and args.output == f"runs/qa_{name}"
+    assert args.limit == 40 and args.k >= 1 and args.output_dir == f"runs/qa_{name}"
     spec = importlib.util.spec_from_file_location(f"recipe_{name}", repo / "recipes" / f"qa_{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lore_rag.config import non_negative_float, option, positive_int
 from lore_rag.data.builder.checks import REASONS, Rewrite, RewriteChecker
 from lore_rag.data.builder.mining import MINING_METHODS, DistractorMiner, stable_seed
 from lore_rag.data.builder.relations import RelationSampler, parse_relations
@@ -90,27 +91,50 @@ class BuildConfig:
         show_progress: Show a progress bar.
     """
 
-    inputs: list[str]
-    output: str
-    offline: bool = False
-    fraction: float = 1.0
-    relations: str | dict[str, float] | list[str] | None = None
-    relation_choice: str = "assign"
-    mining: str = "bm25"
-    candidates: int = 4
-    max_distractors: int = 2
-    sharpness: float = 1.0
-    seed: int = 13
-    limit: int | None = None
-    overwrite: bool = False
-    retry_skipped: bool = False
-    max_attempts: int = 3
-    anchor_question: bool = False
-    concurrency: int = 4
-    min_keep: float = 0.6
-    max_query_chars: int = 600
-    max_endpoint_failures: int = 8
-    show_progress: bool = True
+    inputs: list[str] = option("raw JSONL file(s) or folder(s)", flags=("inputs",), nargs="+", metavar="INPUT")
+    output: str = option("output JSONL (appended to; resumed when present)", flags=("-o", "--output"))
+    offline: bool = option("template rewrites, no LLM", False, action="store_true")
+    fraction: float = option(
+        "share of questions to rewrite; the rest stay original queries (P / N2) (default 1)",
+        1.0,
+        type=non_negative_float,
+    )
+    relations: str | dict[str, float] | list[str] | None = option(
+        "allowed relations, optionally weighted: 'Causal,Parallel' or 'Causal=2,Parallel=1' (default: all eight, "
+        "equal)",
+        None,
+    )
+    relation_choice: str = option(
+        "assign: draw a relation per question, balanced by weight; llm: let the model pick among the allowed ones "
+        "(default assign)",
+        "assign",
+        choices=("assign", "llm"),
+    )
+    mining: str = option(
+        "how distractor candidates are ranked by similarity to the query (default bm25)", "bm25", choices=MINING_METHODS
+    )
+    candidates: int = option("distractor candidates offered per question (4)", 4, type=positive_int)
+    max_distractors: int = option("most distractors per rewrite (2)", 2, type=positive_int)
+    sharpness: float = option(
+        "preference for the most similar candidates (0 uniform, default 1)", 1.0, type=non_negative_float
+    )
+    seed: int = option("seed of all random choices (default 13)", 13)
+    limit: int | None = option("use only the first N input questions (at least 1)", None, type=positive_int)
+    overwrite: bool = option("delete an existing output and start over", False, action="store_true")
+    retry_skipped: bool = option("on resume, retry questions skipped before", False, action="store_true")
+    max_attempts: int = option("LLM replies per question incl. re-asks (3)", 3, type=positive_int)
+    anchor_question: bool = option(
+        "constrain LLM queries to end with the original question (grammar-constrained decoding)", False, cli=False
+    )
+    concurrency: int = option("questions in flight at once (LLM mode): the LLM client's concurrency", 4, cli=False)
+    min_keep: float = option(
+        "share of the question's content words a rewrite must keep (default 0.6)", 0.6, type=non_negative_float
+    )
+    max_query_chars: int = option("longest rewrite accepted (600)", 600, type=positive_int)
+    max_endpoint_failures: int = option(
+        "stop after this many endpoint failures in a row (default 8)", 8, type=positive_int
+    )
+    show_progress: bool = option("no progress bar", True, flags=("--no-progress",), action="store_false")
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for an option out of range."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.components.style import BAD, GOOD, LABEL_STYLES, MUTED, TEXT, badge, esc, note
 from lore_rag.demo import ColumnResult, Comparison
+from lore_rag.demo.ui.style import BAD, GOOD, LABEL_STYLES, MUTED, TEXT, badge, esc, note
 
 __all__ = ["answer_html", "hits_html", "legend_html"]
 

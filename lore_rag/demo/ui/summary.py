@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from app.components.style import BAD, GOOD, MUTED, TEXT, esc
 from lore_rag.demo import Verdict
+from lore_rag.demo.ui.style import BAD, GOOD, MUTED, TEXT, esc
 
 __all__ = ["SUMMARY_HEADERS", "summary_rows", "verdict_html"]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from app.components.style import MUTED, TEXT, badge, esc
 from lore_rag.data.schema import Example, Tier
 from lore_rag.demo import ExampleSet, woven_distractors
+from lore_rag.demo.ui.style import MUTED, TEXT, badge, esc
 from lore_rag.evaluation.qa import gold_answers
 
 __all__ = ["example_card_html", "example_choices"]

@@ -1,1 +1,0 @@
-"""Small UI pieces of the app: pure functions from lore_rag.demo results to HTML and table rows."""
