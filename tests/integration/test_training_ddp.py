@@ -36,15 +36,30 @@ def _train(data, out, *launcher, batch_size):
     return done
 
 
-def test_torchrun_two_processes_split_the_batches_and_match_one_process(data, tmp_path):
+@pytest.fixture(scope="module")
+def single(data, tmp_path_factory):
+    """The same global batch (8) in one process: the reference both launchers are compared with."""
+    out = tmp_path_factory.mktemp("single") / "run"
+    _train(data, out, sys.executable, batch_size=8)
+    return out
+
+
+TORCHRUN = (sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2")
+# accelerate's --cpu means one process; --multi_gpu is its torch.distributed launcher, gloo when there is no GPU
+ACCELERATE = (
+    sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+    "--mixed_precision", "no", "--dynamo_backend", "no",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("launcher", [TORCHRUN, ACCELERATE], ids=["torchrun", "accelerate-launch"])
+def test_two_processes_split_the_batches_and_match_one_process(data, single, tmp_path, launcher):
     ddp = tmp_path / "ddp"
-    _train(data, ddp, sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", batch_size=4)
-    single = tmp_path / "single"
-    _train(data, single, sys.executable, batch_size=8)  # the same global batch in one process
+    done = _train(data, ddp, *launcher, batch_size=4)
 
     # 32 rows, 4 per rank and step, 2 ranks: one epoch is 4 steps (8 in one process with batch 4)
     history = json.loads((ddp / "history.json").read_text())
-    assert [s["step"] for s in history["steps"]] == [1, 2, 3, 4]
+    assert [s["step"] for s in history["steps"]] == [1, 2, 3, 4], done.stderr[-2000:]
     state = json.loads((ddp / "checkpoints" / "checkpoint-4" / "trainer_state.json").read_text())
     assert state["epoch"] == pytest.approx(1.0) and state["global_step"] == 4
     # rank 0 alone wrote the checkpoint and its files (no per-rank copies)
