@@ -197,7 +197,7 @@ def run_recipe(doc: str, data: Path, config: Path, argv: list[str] | None = None
         argv: Command line; every flag other than ``--data``, ``--checkpoint`` and ``--config`` goes to qa-eval.
     """
     from lore_rag.cli import main as lore_rag_main
-    from lore_rag.evaluation.qa_run import default_checkpoint
+    from lore_rag.demo import ensure_default_checkpoint
 
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0], add_help=False)
     parser.add_argument("--data", type=Path, default=data, help=f"questions (default {data})")
@@ -210,7 +210,7 @@ def run_recipe(doc: str, data: Path, config: Path, argv: list[str] | None = None
         parser.print_help()
         print("\nall other flags are those of lore-rag qa-eval:\n")
         return lore_rag_main(["qa-eval", "--help"])
-    checkpoint = args.checkpoint or default_checkpoint()
+    checkpoint = args.checkpoint or ensure_default_checkpoint()
     return lore_rag_main(
         ["qa-eval", "--config", str(args.config), "--data", str(args.data),
          "--models", "raw", str(checkpoint), "--names", "raw", "lore", *rest]

@@ -58,7 +58,6 @@ __all__ = [
     "QARunError",
     "Retrieval",
     "answer_key",
-    "default_checkpoint",
     "format_table",
     "load_questions",
     "load_summary",
@@ -779,20 +778,3 @@ def plot_qa_results(
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return out
-
-
-def default_checkpoint(folder: str | os.PathLike[str] | None = None, *, show_progress: bool = True) -> Path:
-    """Find the default LORE checkpoint, training it once on the bundled data when it is missing.
-
-    Args:
-        folder: Training output folder (default: ``~/.cache/lore-rag/checkpoints/default``); an existing
-            checkpoint there is reused.
-        show_progress: Progress bars while training.
-
-    Returns:
-        The checkpoint folder (``folder/best``).
-    """
-    from lore_rag.demo import ensure_default_checkpoint
-
-    # Only a finished run's best/ counts; an interrupted one is resumed, never used half-trained.
-    return ensure_default_checkpoint(folder, show_progress=show_progress)

@@ -43,6 +43,7 @@ from lore_rag.evaluation.bootstrap import (
 )
 from lore_rag.evaluation.candidates import DEFAULT_KS, per_question_metrics, score_candidates, view_subsets
 from lore_rag.evaluation.corpus import corpus_task, exact_corpus_per_query
+from lore_rag.evaluation.tradeoff_plot import format_tradeoff_table, plot_tradeoff, ratio_label
 from lore_rag.evaluation.tradeoff_rule import (
     PROTOCOLS,
     VIEWS,
@@ -76,6 +77,7 @@ __all__ = [
     "intervals",
     "normalise_metric",
     "parse_rule",
+    "ratio_label",
     "run_tradeoff",
     "write_interpolated",
 ]
@@ -254,11 +256,6 @@ def intervals(
     return out
 
 
-def ratio_label(ratio: float) -> str:
-    """``r=0.75``."""
-    return f"r={ratio:g}"
-
-
 def check_ratios(ratios: Sequence[float]) -> list[float]:
     """Sorted distinct ratios; each finite (extrapolation beyond [0, 1] is allowed up to 2, and down to -1).
 
@@ -383,7 +380,6 @@ def run_tradeoff(config: TradeoffConfig) -> TradeoffResult:
     from lore_rag.data.io import read_examples
     from lore_rag.defaults import bundled_validation_path, cache_dir
     from lore_rag.evaluation.report import write_json
-    from lore_rag.evaluation.tradeoff_plot import format_tradeoff_table, plot_tradeoff
     from lore_rag.models.doc_cache import DocEmbeddingCache
     from lore_rag.models.encoder import LoreEncoder
 

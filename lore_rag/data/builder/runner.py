@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lore_rag.data.answers import gold_answers
 from lore_rag.data.builder.checks import REASONS, Rewrite, RewriteChecker
 from lore_rag.data.builder.mining import MINING_METHODS, DistractorMiner, stable_seed
 from lore_rag.data.builder.relations import RelationSampler, parse_relations
@@ -35,7 +36,6 @@ from lore_rag.data.io import expand_paths, iter_json_rows
 from lore_rag.data.jsonl_log import JsonlAppender, read_log
 from lore_rag.data.schema import Example, Tier
 from lore_rag.errors import ConfigError, DataError, LoreError
-from lore_rag.evaluation.qa import gold_answers
 
 if TYPE_CHECKING:
     from lore_rag.llm import LLMClient
