@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import fields, is_dataclass
+from dataclasses import field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from lore_rag.errors import ConfigError
 
-__all__ = ["dataclass_from_mapping", "load_config_file"]
+__all__ = ["dataclass_from_mapping", "help_field", "load_config_file"]
 
 T = TypeVar("T")
+
+
+def help_field(text: str, default: Any = None, **kwargs: Any) -> Any:
+    """A dataclass field with a help string (``metadata["help"]``), the text its command-line flag shows.
+
+    Args:
+        text: What the option does, in a few words.
+        default: Its default value (ignored when ``default_factory`` is given).
+        **kwargs: ``default_factory`` for mutable defaults, or other :func:`dataclasses.field` arguments.
+    """
+    metadata = {"help": text, **kwargs.pop("metadata", {})}
+    if "default_factory" in kwargs:
+        return field(metadata=metadata, **kwargs)
+    return field(default=default, metadata=metadata, **kwargs)
 
 
 def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -31,12 +31,14 @@ import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lore_rag._hashing import file_sha256
+from lore_rag.config import help_field as _help
 from lore_rag.data.io import expand_paths, read_examples
 from lore_rag.data.jsonl_log import JsonlAppender, read_log
 from lore_rag.data.schema import Example, Tier
@@ -44,6 +46,7 @@ from lore_rag.errors import ConfigError, LoreError
 from lore_rag.evaluation.answer_cache import AnswerCache, answer_key, default_cache_path
 from lore_rag.evaluation.candidates import rank_candidates, recall_at_k
 from lore_rag.evaluation.qa import gold_answers, score_answer, style_for_dataset
+from lore_rag.runs import check_same_run, read_run_state, write_run_state
 
 if TYPE_CHECKING:
     from lore_rag.llm import LLMClient
@@ -76,12 +79,6 @@ _RUN_FILE, _RESULTS_FILE, _SUMMARY_FILE = "run.json", "results.jsonl", "summary.
 
 class QARunError(LoreError):
     """A run folder that does not fit the run asked for, or a run that left questions unanswered."""
-
-
-def _help(text: str, default: Any = None, **kwargs: Any) -> Any:
-    if "default_factory" in kwargs:
-        return field(metadata={"help": text}, **kwargs)
-    return field(default=default, metadata={"help": text})
 
 
 @dataclass
@@ -381,14 +378,6 @@ def _model_labels(config: QAEvalConfig, encoders: Sequence[LoreEncoder]) -> list
     return unique
 
 
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
-
-
 def _prepare_run_folder(config: QAEvalConfig, identity: dict[str, Any], models: dict[str, str]) -> None:
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -396,19 +385,17 @@ def _prepare_run_folder(config: QAEvalConfig, identity: dict[str, Any], models: 
     if config.overwrite:
         for name in (_RUN_FILE, _RESULTS_FILE, _SUMMARY_FILE, "per_question.csv", "per_question.jsonl"):
             (out / name).unlink(missing_ok=True)
-    if run_file.is_file():
-        try:
-            previous = json.loads(run_file.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise QARunError(f"{run_file}: unreadable ({exc}); pass --overwrite to start afresh") from exc
-        before = previous.get("identity", {}) if isinstance(previous, dict) else {}
-        for key, value in identity.items():
-            if before.get(key) != value:
-                raise QARunError(
-                    f"{run_file}: field '{key}': this folder holds a run with {before.get(key)!r}, "
-                    f"not {value!r}; use another --output folder, or --overwrite to start afresh"
-                )
-        known = previous.get("models", {}) if isinstance(previous, dict) else {}
+    previous = read_run_state(run_file, hint="pass --overwrite to start afresh", error=QARunError)
+    if previous is not None:
+        check_same_run(
+            run_file,
+            previous.get("identity", {}),
+            identity,
+            keys=identity,
+            hint="use another --output folder, or --overwrite to start afresh",
+            error=QARunError,
+        )
+        known = previous.get("models", {})
         for label, fingerprint in models.items():
             if label in known and known[label] != fingerprint:
                 raise QARunError(
@@ -416,10 +403,7 @@ def _prepare_run_folder(config: QAEvalConfig, identity: dict[str, Any], models: 
                     f"now {fingerprint}); give it another name (--names) or use --overwrite"
                 )
         models = {**known, **models}
-    state = {"identity": identity, "models": models, "config": asdict(config)}
-    tmp = run_file.with_name(f".{_RUN_FILE}.tmp")
-    tmp.write_text(json.dumps(state, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, run_file)
+    write_run_state(run_file, {"identity": identity, "models": models, "config": asdict(config)})
 
 
 def _temperature(client: LLMClient) -> float:
@@ -490,7 +474,7 @@ def run_qa_eval(
     llm_model = str(client.model)
     temperature = _temperature(client)
     identity = {
-        "data": sorted(_file_digest(p) for p in expand_paths(config.data)),
+        "data": sorted(file_sha256(p)[:16] for p in expand_paths(config.data)),
         "setting": config.setting,
         "k": config.k,
         "queries": config.queries,

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lore_rag.config import help_field as _help
 from lore_rag.data.schema import Example
 from lore_rag.errors import ConfigError, DataError, ModelError
 from lore_rag.evaluation.bootstrap import (
@@ -294,12 +295,6 @@ KEY_METRICS = (
 DEFAULT_RATIOS = (0.0, 0.25, 0.5, 0.625, 0.75, 0.875, 1.0)
 #: Chosen on validation_hotpotqa.jsonl (docs/tradeoff.md): with -1 instead of -1.5 only the base model qualified.
 DEFAULT_RULE = "corpus/plain/P@10>=raw-1.5; candidates/plain/P@3>=raw-0.5; min candidates/rewritten/N1@3"
-
-
-def _help(text: str, default: Any = None, **kwargs: Any) -> Any:
-    if "default_factory" in kwargs:
-        return field(metadata={"help": text}, **kwargs)
-    return field(default=default, metadata={"help": text})
 
 
 @dataclass

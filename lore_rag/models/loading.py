@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lore_rag._hashing import file_sha256
 from lore_rag.defaults import DEFAULT_MODEL, bundled_model_path
 from lore_rag.errors import ModelError
 
@@ -124,11 +125,8 @@ def document_prompt(model: SentenceTransformer) -> str:
 
 @lru_cache(maxsize=64)
 def _hash_file(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """sha256 of a file, remembered while its size and modification time stay the same."""
+    return file_sha256(path)
 
 
 def folder_fingerprint(folder: str | os.PathLike[str]) -> str:

@@ -13,7 +13,6 @@ goes on; ``retry_skipped`` retries the skipped ones, ``overwrite`` starts over.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -36,6 +35,7 @@ from lore_rag.data.io import expand_paths, iter_json_rows
 from lore_rag.data.jsonl_log import JsonlAppender, read_log
 from lore_rag.data.schema import Example, Tier
 from lore_rag.errors import ConfigError, DataError, LoreError
+from lore_rag.runs import check_same_run, read_run_state, write_run_state
 
 if TYPE_CHECKING:
     from lore_rag.llm import LLMClient
@@ -320,27 +320,21 @@ def _meta(config: BuildConfig, model: str | None) -> dict[str, Any]:
 
 
 def _check_meta(path: Path, meta: dict[str, Any]) -> None:
-    if not path.exists():
+    old = read_run_state(path, hint="", error=None)
+    if old is None:
+        if path.exists():
+            logger.warning("%s: unreadable; rewriting it", path)
         return
-    try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        logger.warning("%s: unreadable; rewriting it", path)
-        return
-    for key in _META_KEYS:
-        if key in old and old[key] != meta[key]:
-            raise ConfigError(
-                f"{path}: this output was started with {key}={old[key]!r}, not {meta[key]!r}; resume with the "
-                "same options, write to another output, or pass --overwrite to start over"
-            )
+    check_same_run(
+        path,
+        old,
+        meta,
+        keys=_META_KEYS,
+        saved_only=True,
+        hint="resume with the same options, write to another output, or pass --overwrite to start over",
+    )
     if old.get("model") and meta.get("model") and old["model"] != meta["model"]:
         logger.warning("resuming an output started with model %s using model %s", old["model"], meta["model"])
-
-
-def _write_meta(path: Path, meta: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _row(example: Example, positives: list[int], rewrite: Rewrite | None) -> dict[str, Any]:
@@ -415,7 +409,7 @@ def build_data(
     if output.exists() or skipped_path.exists():
         _check_meta(meta_path, meta)
     output.parent.mkdir(parents=True, exist_ok=True)
-    _write_meta(meta_path, meta)
+    write_run_state(meta_path, meta)
 
     done_rows, report.repaired_tail = read_done(output)
     skip_rows, _ = read_done(skipped_path)
