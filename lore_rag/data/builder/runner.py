@@ -18,13 +18,13 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lore_rag.concurrency import bounded_map
 from lore_rag.data.answers import gold_answers
 from lore_rag.data.builder.checks import REASONS, Rewrite, RewriteChecker
 from lore_rag.data.builder.mining import MINING_METHODS, DistractorMiner, stable_seed
@@ -604,38 +604,26 @@ def _run(
                 else:
                     record(example, prepared, _work(config, prepared, client, allowed))
             return
-        workers = config.concurrency
-        pending: dict[Future[_Outcome], tuple[Example, _Task]] = {}
-        source = tasks()
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lore-build") as pool:
+
+        def to_rewrite() -> Iterator[tuple[Example, _Task]]:
+            # read in this thread by the pool as workers free up: questions skipped up front are recorded here
+            for example, prepared in tasks():
+                if isinstance(prepared, _Outcome):
+                    record(example, None, prepared)
+                else:
+                    yield example, prepared
+
+        def rewrite(pair: tuple[Example, _Task]) -> _Outcome:
+            return _work(config, pair[1], client, allowed)
+
+        for (example, task), future in bounded_map(
+            rewrite, to_rewrite(), workers=config.concurrency, name="lore-build", stop=lambda: bool(report.error)
+        ):
             try:
-                exhausted = False
-                while True:
-                    while not exhausted and not report.error and len(pending) < 2 * workers:
-                        try:
-                            example, prepared = next(source)
-                        except StopIteration:
-                            exhausted = True
-                            break
-                        if isinstance(prepared, _Outcome):
-                            record(example, None, prepared)
-                            continue
-                        pending[pool.submit(_work, config, prepared, client, allowed)] = (example, prepared)
-                    if not pending:
-                        break
-                    finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        example, task = pending.pop(future)
-                        try:
-                            outcome = future.result()
-                        except LoreError as exc:
-                            outcome = _Outcome(
-                                endpoint_error=str(exc), fatal=getattr(exc, "status", None) in (401, 403)
-                            )
-                        record(example, task, outcome)
-            finally:
-                for future in pending:
-                    future.cancel()
+                outcome = future.result()
+            except LoreError as exc:
+                outcome = _Outcome(endpoint_error=str(exc), fatal=getattr(exc, "status", None) in (401, 403))
+            record(example, task, outcome)
     finally:
         bar.close()
 
