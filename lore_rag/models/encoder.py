@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lore_rag.defaults import DEFAULT_MODEL, bundled_model_path
-from lore_rag.errors import ModelError
+from lore_rag.errors import ConfigError, ModelError
 from lore_rag.models.checkpoint import load_checkpoint_models
 from lore_rag.models.loading import (
     document_prompt,
@@ -203,14 +203,34 @@ class LoreEncoder:
         return load_checkpoint(path, document_model=document_model, device=device, encoder_cls=cls, **kwargs)
 
     @classmethod
-    def load(cls, spec: str | os.PathLike[str] | None, **kwargs: Any) -> LoreEncoder:
-        """``"raw"`` / ``None`` for the raw default model, ``"raw:MODEL"`` for another raw model, else a checkpoint."""
+    def load(
+        cls,
+        spec: str | os.PathLike[str] | None,
+        *,
+        document_model: str | os.PathLike[str] | SentenceTransformer | None = None,
+        **kwargs: Any,
+    ) -> LoreEncoder:
+        """The one rule for "a model spec plus an optional document model", used by the CLI and the integrations.
+
+        Args:
+            spec: ``"raw"`` / ``None`` for the raw default model, ``"raw:MODEL"`` for another raw model, else a
+                LORE checkpoint folder.
+            document_model: For a checkpoint only: its base model, when it is not where the manifest says.
+            **kwargs: ``device``, ``name``, ``batch_size``.
+
+        Raises:
+            ConfigError: for a ``document_model`` with a raw spec (a raw model is its own document model).
+            ModelError: for a model or checkpoint that cannot be loaded.
+        """
         text = "raw" if spec is None else str(spec)
-        if text == "raw":
-            return cls.raw(None, **kwargs)
-        if text.startswith("raw:"):
-            return cls.raw(text[4:], **kwargs)
-        return cls.from_checkpoint(text, **kwargs)
+        if text == "raw" or text.startswith("raw:"):
+            if document_model is not None:
+                raise ConfigError(
+                    f"document model {document_model!s} given with {text}: a document model is for a LORE checkpoint; "
+                    "a raw model is its own (name another one as raw:PATH)"
+                )
+            return cls.raw(text[4:] or None, **kwargs)
+        return cls.from_checkpoint(text, document_model=document_model, **kwargs)
 
 
 def load_checkpoint(
