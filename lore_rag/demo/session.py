@@ -6,9 +6,7 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +26,7 @@ from lore_rag.demo.results import (
     label_hits,
 )
 from lore_rag.errors import ConfigError, DemoError, LoreError
+from lore_rag.evaluation.answer_cache import AnswerCache
 
 if TYPE_CHECKING:
     from lore_rag.llm import LLMClient
@@ -102,44 +101,6 @@ def training_curves_path(checkpoint: str | os.PathLike[str]) -> Path | None:
 # ----------------------------------------------------------------------------------------------- answers
 
 
-class _AnswerMemo:
-    """LLM replies by prompt key, shared across threads: identical prompts in flight are asked once."""
-
-    def __init__(self, max_size: int = 1024) -> None:
-        self._done: OrderedDict[str, str] = OrderedDict()
-        self._pending: dict[str, Future[str]] = {}
-        self._lock = threading.Lock()
-        self.max_size = max_size
-
-    def get(self, key: str, compute: Callable[[], str]) -> tuple[str, bool]:
-        """Return the reply for ``key`` and whether it was cached; ``compute`` runs once per key (errors not kept)."""
-        with self._lock:
-            if key in self._done:
-                self._done.move_to_end(key)
-                return self._done[key], True
-            future = self._pending.get(key)
-            owner = future is None
-            if owner:
-                future = self._pending[key] = Future()
-        assert future is not None
-        if not owner:
-            return future.result(), True
-        try:
-            value = compute()
-        except BaseException as exc:
-            with self._lock:
-                self._pending.pop(key, None)
-            future.set_exception(exc)
-            raise
-        with self._lock:
-            self._pending.pop(key, None)
-            self._done[key] = value
-            while len(self._done) > self.max_size:
-                self._done.popitem(last=False)
-        future.set_result(value)
-        return value, False
-
-
 def answer_from_hits(
     llm: LLMClient,
     question: str,
@@ -147,11 +108,12 @@ def answer_from_hits(
     *,
     golds: Sequence[str] = (),
     dataset: str | None = None,
-    memo: _AnswerMemo | None = None,
+    cache: AnswerCache | None = None,
 ) -> ColumnAnswer:
     """Ask the LLM to answer ``question`` from ``hits`` (shown to it with their ranks as ids) and score the answer.
 
-    LLM failures do not raise: they come back as :attr:`ColumnAnswer.error`.
+    The answer comes from :func:`lore_rag.evaluation.answering.answer_from_chunks`, the path ``lore-rag qa-eval``
+    takes too. LLM failures do not raise: they come back as :attr:`ColumnAnswer.error`.
 
     Args:
         llm: The client.
@@ -159,35 +121,28 @@ def answer_from_hits(
         hits: The chunks to answer from, best first.
         golds: Gold answers, for EM / F1.
         dataset: Data set name, picking the official F1 variant.
-        memo: Answer cache shared by callers (identical prompts are asked once).
+        cache: Answer cache shared by callers (identical prompts are asked once, also when asked at once).
     """
-    from lore_rag.evaluation.answer_cache import answer_key
+    from lore_rag.evaluation.answering import answer_from_chunks
     from lore_rag.evaluation.qa import score_answer, style_for_dataset
-    from lore_rag.llm.prompts import answer_messages, parse_answer
 
     plain = [h.hit if isinstance(h, LabelledHit) else h for h in hits]
-    ids = [str(h.rank) for h in plain]
-    messages = answer_messages(question, [h.text for h in plain], chunk_ids=ids)
     started = time.perf_counter()
     try:
-        key = answer_key(llm.model, messages, max_tokens=llm.max_tokens, temperature=llm.temperature)
-
-        def ask() -> str:
-            return llm.chat(messages)
-
-        reply, cached = memo.get(key, ask) if memo is not None else (ask(), False)
+        reply = answer_from_chunks(
+            llm, question, [h.text for h in plain], chunk_ids=[str(h.rank) for h in plain], cache=cache
+        )
     except Exception as exc:  # noqa: BLE001 - any LLM failure becomes a message in the UI
         logger.warning("LLM answer failed: %s", exc)
         return ColumnAnswer(error=f"{type(exc).__name__}: {exc}", seconds=time.perf_counter() - started)
-    parsed = parse_answer(reply, chunk_ids=ids)
     answer = ColumnAnswer(
-        text=parsed.text,
-        cited=[int(c) for c in parsed.cited],
-        reply=reply,
-        seconds=0.0 if cached else time.perf_counter() - started,
+        text=reply.text,
+        cited=[int(c) for c in reply.cited],
+        reply=reply.reply,
+        seconds=0.0 if reply.cached else time.perf_counter() - started,
     )
-    if golds and parsed.text:
-        score = score_answer(parsed.text, list(golds), style=style_for_dataset(dataset))
+    if golds and reply.text:
+        score = score_answer(reply.text, list(golds), style=style_for_dataset(dataset))
         answer.em, answer.f1 = score.em, score.f1
     elif golds:
         answer.em, answer.f1 = 0.0, 0.0
@@ -261,7 +216,7 @@ class DemoSession:
         self._lock = threading.Lock()
         self._index_lock = threading.Lock()
         self._summary_lock = threading.Lock()
-        self._memo = _AnswerMemo()
+        self._answers = AnswerCache(None, max_size=1024)
 
     @classmethod
     def create(
@@ -438,7 +393,7 @@ class DemoSession:
             column.hits[: comparison.answer_k],
             golds=comparison.golds,
             dataset=example.dataset if example is not None else None,
-            memo=self._memo,
+            cache=self._answers,
         )
         return column.answer
 
