@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DemoSession",
     "answer_from_hits",
-    "default_store_path",
+    "app_store_path",
     "ensure_default_checkpoint",
     "training_curves_path",
 ]
@@ -48,8 +48,12 @@ logger = logging.getLogger(__name__)
 # ----------------------------------------------------------------------------------------------- set-up helpers
 
 
-def default_store_path() -> Path:
-    """Return the app's own Chroma folder: ``$LORE_RAG_HOME/app_store`` (``~/.cache/lore-rag/app_store``)."""
+def app_store_path() -> Path:
+    """Return the app's own Chroma folder: ``$LORE_RAG_HOME/app_store`` (``~/.cache/lore-rag/app_store``).
+
+    Not :func:`lore_rag.retrieval.store.default_store_path` (``chroma/``, where ``lore-rag index`` writes): the app
+    indexes the example sets it shows into a store of its own.
+    """
     from lore_rag.defaults import home_dir
 
     return home_dir() / "app_store"
@@ -189,7 +193,7 @@ class DemoSession:
         reranker: Reranker | None = None,
         fetch_k: int | None = None,
     ) -> None:
-        from lore_rag.retrieval import Retriever
+        from lore_rag.retrieval.retriever import side_by_side
 
         if k < 1 or answer_k < 1:
             raise ConfigError(f"k and answer_k must be at least 1, got k={k}, answer_k={answer_k}")
@@ -204,10 +208,7 @@ class DemoSession:
         self.index_data = index_data
         self.reranker = reranker
         self.fetch_k = fetch_k
-        self.retrievers = {
-            RAW: Retriever(store, raw, k=k, reranker=reranker, fetch_k=fetch_k),
-            LORE: Retriever(store, lore, k=k, reranker=reranker, fetch_k=fetch_k),
-        }
+        self.retrievers = side_by_side(store, {RAW: raw, LORE: lore}, k=k, reranker=reranker, fetch_k=fetch_k)
         self.names = {RAW: _display_name(raw, "raw"), LORE: _display_name(lore, "LORE")}
         if reranker is not None:
             self.names = {key: f"{name} + reranker" for key, name in self.names.items()}
@@ -243,7 +244,7 @@ class DemoSession:
                 (:func:`ensure_default_checkpoint`).
             data: Tiered JSONL file for the examples; ``None`` is the bundled validation set when the store is
                 the app's own, and no set for a store of your own.
-            store: A :class:`ChromaStore` or a folder; ``None`` is :func:`default_store_path`.
+            store: A :class:`ChromaStore` or a folder; ``None`` is :func:`app_store_path`.
             collection: Collection name in a store given as a folder.
             index_data: Index the data's chunks into the store (default: yes for the app's own store, no for
                 yours).
@@ -279,7 +280,7 @@ class DemoSession:
             reranker = Reranker.load(reranker, device=device)
         own_store = store is None
         if not isinstance(store, ChromaStore):
-            store = ChromaStore(store if store is not None else default_store_path(), collection=collection)
+            store = ChromaStore(store if store is not None else app_store_path(), collection=collection)
         session = cls(
             raw,
             lore,
@@ -480,12 +481,7 @@ class DemoSession:
         ids = [chunk_id(t) for t in texts]
         found: dict[str, np.ndarray] = {}
         try:
-            if self.store.exists():
-                for start in range(0, len(ids), 500):
-                    part = list(dict.fromkeys(ids[start : start + 500]))
-                    got = self.store.collection.get(ids=part, include=["embeddings"])
-                    for i, vector in zip(got["ids"], got["embeddings"], strict=True):
-                        found[i] = np.asarray(vector, dtype=np.float32)
+            found = self.store.stored_vectors(ids)
         except Exception as exc:  # noqa: BLE001 - fall back to encoding
             logger.warning("could not read vectors from %s (%s); encoding instead", self.store.describe(), exc)
             found = {}

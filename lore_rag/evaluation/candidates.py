@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lore_rag.data.schema import Example, Tier
+from lore_rag.data.schema import Example, Tier, query_view
 
 if TYPE_CHECKING:
     from lore_rag.models.encoder import LoreEncoder
@@ -136,17 +136,15 @@ def view_subsets(examples: Sequence[Example], views: Sequence[str]) -> dict[str,
     out: dict[str, list[Example]] = {}
     rewritten_data = any(e.original_query for e in examples)
     for view in views:
-        if view == "rewritten":
+        if query_view(view) == "rewritten":
             if not rewritten_data:
                 continue
             subset = list(examples)
-        elif view == "original":
+        else:
             if rewritten_data:
                 subset = [e.as_original() for e in examples if e.original_query]
             else:
                 subset = list(examples)
-        else:
-            raise ValueError(f"unknown view {view!r}: use 'rewritten' or 'original'")
         if subset:
             out[view] = subset
     return out

@@ -41,7 +41,7 @@ from lore_rag._hashing import file_sha256
 from lore_rag.config import help_field as _help
 from lore_rag.data.io import expand_paths, read_examples
 from lore_rag.data.jsonl_log import JsonlAppender, read_log
-from lore_rag.data.schema import Example, Tier
+from lore_rag.data.schema import Example, Tier, query_view
 from lore_rag.errors import ConfigError, LoreError
 from lore_rag.evaluation.answer_cache import AnswerCache, answer_key, default_cache_path
 from lore_rag.evaluation.answering import answer_record, answer_request, llm_temperature
@@ -75,7 +75,9 @@ logger = logging.getLogger(__name__)
 SETTINGS = ("candidates", "open")
 #: Suffix of the label of a retriever whose top ``fetch_k`` is reranked.
 RERANKED = " + reranker"
-QUERY_VIEWS = ("file", "original")
+#: Values of ``queries``: a :data:`~lore_rag.data.schema.QueryView`, or ``file`` (the name qa-eval first used for
+#: ``rewritten``, still what run folders record).
+QUERY_VIEWS = ("file", "rewritten", "original")
 _RUN_FILE, _RESULTS_FILE, _SUMMARY_FILE = "run.json", "results.jsonl", "summary.json"
 
 
@@ -102,7 +104,9 @@ class QAEvalConfig:
         "cross-encoder (Hugging Face id or folder): every retriever also runs with its top fetch_k reranked", None
     )
     fetch_k: int | None = _help("chunks each retriever hands to the reranker (default 20, at least k)", None)
-    queries: str = _help("'file': each row's query (disturbed in LORE data); 'original': its original_query", "file")
+    queries: str = _help(
+        "'rewritten' (or 'file'): each row's query (disturbed in LORE data); 'original': its original_query", "file"
+    )
     limit: int | None = _help("evaluate only the first N questions that have a gold answer", None)
     dataset: str | None = _help("dataset name for tables (default: the rows' 'dataset' field)", None)
     f1_style: str | None = _help("'hotpotqa', 'squad' or 'squad2' (default: the dataset's official script)", None)
@@ -136,6 +140,7 @@ class QAEvalConfig:
             raise ConfigError(f"field 'setting': must be one of {', '.join(SETTINGS)}, got {self.setting!r}")
         if self.queries not in QUERY_VIEWS:
             raise ConfigError(f"field 'queries': must be one of {', '.join(QUERY_VIEWS)}, got {self.queries!r}")
+        self.queries = "file" if query_view(self.queries) == "rewritten" else "original"
         if self.f1_style not in (None, "hotpotqa", "squad", "squad2"):
             raise ConfigError(f"field 'f1_style': must be hotpotqa, squad or squad2, got {self.f1_style!r}")
         for name in ("k", "max_tokens", "concurrency"):
@@ -203,7 +208,7 @@ def load_questions(config: QAEvalConfig) -> tuple[list[QAQuestion], list[Example
         if not golds:
             no_gold += 1
             continue
-        query = example.query if config.queries == "file" else (example.original_query or example.query)
+        query = example.query_for(config.queries) or example.query
         base_id = example.id or hashlib.sha256(example.query.encode("utf-8")).hexdigest()[:12]
         seen[base_id] += 1
         qid = base_id if seen[base_id] == 1 else f"{base_id}#{seen[base_id]}"

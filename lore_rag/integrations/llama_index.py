@@ -201,7 +201,7 @@ class LoreLLM(CustomLLM):
             context_window=self.context_window,
             num_output=self.max_tokens or int(getattr(self._client, "max_tokens", 256)),
             is_chat_model=True,
-            model_name=str(getattr(self._client, "_model", None) or "lore-rag-llm"),
+            model_name=str(getattr(self._client, "configured_model", None) or "lore-rag-llm"),
         )
 
     @llm_chat_callback()

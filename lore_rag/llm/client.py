@@ -248,6 +248,14 @@ class LLMClient:
                     self._model = self._discover_model()
         return self._model
 
+    @property
+    def configured_model(self) -> str | None:
+        """The model name given (or from the environment, or found already), without asking the endpoint.
+
+        ``None`` while no name was given and :attr:`model` has not been read yet (it asks ``/v1/models`` once).
+        """
+        return self._model
+
     def list_models(self) -> list[str]:
         """Return the model ids the endpoint lists at ``/v1/models``.
 
