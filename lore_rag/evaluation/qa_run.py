@@ -104,9 +104,7 @@ class QAEvalConfig:
         "cross-encoder (Hugging Face id or folder): every retriever also runs with its top fetch_k reranked", None
     )
     fetch_k: int | None = _help("chunks each retriever hands to the reranker (default 20, at least k)", None)
-    queries: str = _help(
-        "'rewritten' (or 'file'): each row's query (disturbed in LORE data); 'original': its original_query", "file"
-    )
+    queries: str = _help("'file': each row's query (disturbed in LORE data); 'original': its original_query", "file")
     limit: int | None = _help("evaluate only the first N questions that have a gold answer", None)
     dataset: str | None = _help("dataset name for tables (default: the rows' 'dataset' field)", None)
     f1_style: str | None = _help("'hotpotqa', 'squad' or 'squad2' (default: the dataset's official script)", None)
