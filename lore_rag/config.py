@@ -31,6 +31,7 @@ __all__ = [
     "argument_group",
     "config_from_args",
     "dataclass_from_mapping",
+    "help_field",
     "finite_float",
     "load_config_file",
     "non_negative_float",
@@ -94,6 +95,20 @@ def option(
     if default_factory is not MISSING:
         return field(default_factory=default_factory, metadata=metadata)
     return field(default=default, metadata=metadata)
+
+
+def help_field(text: str, default: Any = None, **kwargs: Any) -> Any:
+    """A dataclass field with a help string (``metadata["help"]``), the text its command-line flag shows.
+
+    Args:
+        text: What the option does, in a few words.
+        default: Its default value (ignored when ``default_factory`` is given).
+        **kwargs: ``default_factory`` for mutable defaults, or other :func:`dataclasses.field` arguments.
+    """
+    metadata = {"help": text, **kwargs.pop("metadata", {})}
+    if "default_factory" in kwargs:
+        return field(metadata=metadata, **kwargs)
+    return field(default=default, metadata=metadata, **kwargs)
 
 
 def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:

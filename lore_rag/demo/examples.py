@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lore_rag.data.schema import Example, Tier
-from lore_rag.errors import DemoError
+from lore_rag.errors import ConfigError, DemoError
 
 if TYPE_CHECKING:
     from lore_rag.models.encoder import LoreEncoder
@@ -114,13 +114,13 @@ def example_query(example: Example, view: str = "rewritten") -> str:
     Raises:
         DemoError: for an unknown view, or ``"original"`` on a row without an original query.
     """
-    if view == "rewritten":
-        return example.query
-    if view == "original":
-        if not example.original_query:
-            raise DemoError(f"example {example.id or ''} has no original question".replace("  ", " "))
-        return example.original_query
-    raise DemoError(f"unknown view {view!r}: use 'rewritten' or 'original'")
+    try:
+        query = example.query_for(view)
+    except ConfigError as exc:
+        raise DemoError(str(exc)) from None
+    if not query:
+        raise DemoError(f"example {example.id or ''} has no original question".replace("  ", " "))
+    return query
 
 
 def woven_distractors(example: Example) -> list[str]:

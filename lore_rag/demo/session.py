@@ -6,9 +6,7 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +26,7 @@ from lore_rag.demo.results import (
     label_hits,
 )
 from lore_rag.errors import ConfigError, DemoError, LoreError
+from lore_rag.evaluation.answer_cache import AnswerCache
 
 if TYPE_CHECKING:
     from lore_rag.llm import LLMClient
@@ -38,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DemoSession",
     "answer_from_hits",
-    "default_store_path",
+    "app_store_path",
     "ensure_default_checkpoint",
     "training_curves_path",
 ]
@@ -49,8 +48,12 @@ logger = logging.getLogger(__name__)
 # ----------------------------------------------------------------------------------------------- set-up helpers
 
 
-def default_store_path() -> Path:
-    """Return the app's own Chroma folder: ``$LORE_RAG_HOME/app_store`` (``~/.cache/lore-rag/app_store``)."""
+def app_store_path() -> Path:
+    """Return the app's own Chroma folder: ``$LORE_RAG_HOME/app_store`` (``~/.cache/lore-rag/app_store``).
+
+    Not :func:`lore_rag.retrieval.store.default_store_path` (``chroma/``, where ``lore-rag index`` writes): the app
+    indexes the example sets it shows into a store of its own.
+    """
     from lore_rag.defaults import home_dir
 
     return home_dir() / "app_store"
@@ -102,44 +105,6 @@ def training_curves_path(checkpoint: str | os.PathLike[str]) -> Path | None:
 # ----------------------------------------------------------------------------------------------- answers
 
 
-class _AnswerMemo:
-    """LLM replies by prompt key, shared across threads: identical prompts in flight are asked once."""
-
-    def __init__(self, max_size: int = 1024) -> None:
-        self._done: OrderedDict[str, str] = OrderedDict()
-        self._pending: dict[str, Future[str]] = {}
-        self._lock = threading.Lock()
-        self.max_size = max_size
-
-    def get(self, key: str, compute: Callable[[], str]) -> tuple[str, bool]:
-        """Return the reply for ``key`` and whether it was cached; ``compute`` runs once per key (errors not kept)."""
-        with self._lock:
-            if key in self._done:
-                self._done.move_to_end(key)
-                return self._done[key], True
-            future = self._pending.get(key)
-            owner = future is None
-            if owner:
-                future = self._pending[key] = Future()
-        assert future is not None
-        if not owner:
-            return future.result(), True
-        try:
-            value = compute()
-        except BaseException as exc:
-            with self._lock:
-                self._pending.pop(key, None)
-            future.set_exception(exc)
-            raise
-        with self._lock:
-            self._pending.pop(key, None)
-            self._done[key] = value
-            while len(self._done) > self.max_size:
-                self._done.popitem(last=False)
-        future.set_result(value)
-        return value, False
-
-
 def answer_from_hits(
     llm: LLMClient,
     question: str,
@@ -147,11 +112,12 @@ def answer_from_hits(
     *,
     golds: Sequence[str] = (),
     dataset: str | None = None,
-    memo: _AnswerMemo | None = None,
+    cache: AnswerCache | None = None,
 ) -> ColumnAnswer:
     """Ask the LLM to answer ``question`` from ``hits`` (shown to it with their ranks as ids) and score the answer.
 
-    LLM failures do not raise: they come back as :attr:`ColumnAnswer.error`.
+    The answer comes from :func:`lore_rag.evaluation.answering.answer_from_chunks`, the path ``lore-rag qa-eval``
+    takes too. LLM failures do not raise: they come back as :attr:`ColumnAnswer.error`.
 
     Args:
         llm: The client.
@@ -159,35 +125,28 @@ def answer_from_hits(
         hits: The chunks to answer from, best first.
         golds: Gold answers, for EM / F1.
         dataset: Data set name, picking the official F1 variant.
-        memo: Answer cache shared by callers (identical prompts are asked once).
+        cache: Answer cache shared by callers (identical prompts are asked once, also when asked at once).
     """
-    from lore_rag.evaluation.answer_cache import answer_key
+    from lore_rag.evaluation.answering import answer_from_chunks
     from lore_rag.evaluation.qa import score_answer, style_for_dataset
-    from lore_rag.llm.prompts import answer_messages, parse_answer
 
     plain = [h.hit if isinstance(h, LabelledHit) else h for h in hits]
-    ids = [str(h.rank) for h in plain]
-    messages = answer_messages(question, [h.text for h in plain], chunk_ids=ids)
     started = time.perf_counter()
     try:
-        key = answer_key(llm.model, messages, max_tokens=llm.max_tokens, temperature=llm.temperature)
-
-        def ask() -> str:
-            return llm.chat(messages)
-
-        reply, cached = memo.get(key, ask) if memo is not None else (ask(), False)
+        reply = answer_from_chunks(
+            llm, question, [h.text for h in plain], chunk_ids=[str(h.rank) for h in plain], cache=cache
+        )
     except Exception as exc:  # noqa: BLE001 - any LLM failure becomes a message in the UI
         logger.warning("LLM answer failed: %s", exc)
         return ColumnAnswer(error=f"{type(exc).__name__}: {exc}", seconds=time.perf_counter() - started)
-    parsed = parse_answer(reply, chunk_ids=ids)
     answer = ColumnAnswer(
-        text=parsed.text,
-        cited=[int(c) for c in parsed.cited],
-        reply=reply,
-        seconds=0.0 if cached else time.perf_counter() - started,
+        text=reply.text,
+        cited=[int(c) for c in reply.cited],
+        reply=reply.reply,
+        seconds=0.0 if reply.cached else time.perf_counter() - started,
     )
-    if golds and parsed.text:
-        score = score_answer(parsed.text, list(golds), style=style_for_dataset(dataset))
+    if golds and reply.text:
+        score = score_answer(reply.text, list(golds), style=style_for_dataset(dataset))
         answer.em, answer.f1 = score.em, score.f1
     elif golds:
         answer.em, answer.f1 = 0.0, 0.0
@@ -234,7 +193,7 @@ class DemoSession:
         reranker: Reranker | None = None,
         fetch_k: int | None = None,
     ) -> None:
-        from lore_rag.retrieval import Retriever
+        from lore_rag.retrieval.retriever import side_by_side
 
         if k < 1 or answer_k < 1:
             raise ConfigError(f"k and answer_k must be at least 1, got k={k}, answer_k={answer_k}")
@@ -249,10 +208,7 @@ class DemoSession:
         self.index_data = index_data
         self.reranker = reranker
         self.fetch_k = fetch_k
-        self.retrievers = {
-            RAW: Retriever(store, raw, k=k, reranker=reranker, fetch_k=fetch_k),
-            LORE: Retriever(store, lore, k=k, reranker=reranker, fetch_k=fetch_k),
-        }
+        self.retrievers = side_by_side(store, {RAW: raw, LORE: lore}, k=k, reranker=reranker, fetch_k=fetch_k)
         self.names = {RAW: _display_name(raw, "raw"), LORE: _display_name(lore, "LORE")}
         if reranker is not None:
             self.names = {key: f"{name} + reranker" for key, name in self.names.items()}
@@ -261,7 +217,7 @@ class DemoSession:
         self._lock = threading.Lock()
         self._index_lock = threading.Lock()
         self._summary_lock = threading.Lock()
-        self._memo = _AnswerMemo()
+        self._answers = AnswerCache(None, max_size=1024)
 
     @classmethod
     def create(
@@ -288,7 +244,7 @@ class DemoSession:
                 (:func:`ensure_default_checkpoint`).
             data: Tiered JSONL file for the examples; ``None`` is the bundled validation set when the store is
                 the app's own, and no set for a store of your own.
-            store: A :class:`ChromaStore` or a folder; ``None`` is :func:`default_store_path`.
+            store: A :class:`ChromaStore` or a folder; ``None`` is :func:`app_store_path`.
             collection: Collection name in a store given as a folder.
             index_data: Index the data's chunks into the store (default: yes for the app's own store, no for
                 yours).
@@ -324,7 +280,7 @@ class DemoSession:
             reranker = Reranker.load(reranker, device=device)
         own_store = store is None
         if not isinstance(store, ChromaStore):
-            store = ChromaStore(store if store is not None else default_store_path(), collection=collection)
+            store = ChromaStore(store if store is not None else app_store_path(), collection=collection)
         session = cls(
             raw,
             lore,
@@ -438,7 +394,7 @@ class DemoSession:
             column.hits[: comparison.answer_k],
             golds=comparison.golds,
             dataset=example.dataset if example is not None else None,
-            memo=self._memo,
+            cache=self._answers,
         )
         return column.answer
 
@@ -525,12 +481,7 @@ class DemoSession:
         ids = [chunk_id(t) for t in texts]
         found: dict[str, np.ndarray] = {}
         try:
-            if self.store.exists():
-                for start in range(0, len(ids), 500):
-                    part = list(dict.fromkeys(ids[start : start + 500]))
-                    got = self.store.collection.get(ids=part, include=["embeddings"])
-                    for i, vector in zip(got["ids"], got["embeddings"], strict=True):
-                        found[i] = np.asarray(vector, dtype=np.float32)
+            found = self.store.stored_vectors(ids)
         except Exception as exc:  # noqa: BLE001 - fall back to encoding
             logger.warning("could not read vectors from %s (%s); encoding instead", self.store.describe(), exc)
             found = {}

@@ -154,17 +154,9 @@ def paired_bootstrap(
     b = _as_runs(baseline, "baseline")
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"paired bootstrap needs the same questions: model has {a.shape[1]}, baseline {b.shape[1]}")
-    n = a.shape[1]
-    rng = np.random.default_rng(seed)
-    draws = np.empty(int(n_resamples), dtype=np.float64)
-    for start in range(0, int(n_resamples), _CHUNK):
-        size = min(_CHUNK, int(n_resamples) - start)
-        questions = rng.integers(0, n, size=(size, n))
-        seeds_a = rng.integers(0, a.shape[0], size=(size, a.shape[0]))
-        seeds_b = rng.integers(0, b.shape[0], size=(size, b.shape[0]))
-        draws[start : start + size] = _resampled_means(a, questions, seeds_a) - _resampled_means(b, questions, seeds_b)
+    draws_a, draws_b = _bootstrap_means([a, b], int(n_resamples), seed)
     observed = float(a.mean() - b.mean())
-    return _interval(observed, draws, confidence, n, (a.shape[0], b.shape[0]), int(n_resamples))
+    return _interval(observed, draws_a - draws_b, confidence, a.shape[1], (a.shape[0], b.shape[0]), int(n_resamples))
 
 
 def bootstrap_mean(
@@ -177,15 +169,25 @@ def bootstrap_mean(
     """Mean of per-question values (``[questions]`` or ``[seeds, questions]``) with a bootstrap interval."""
     _check(n_resamples, confidence)
     a = _as_runs(values, "values")
-    n = a.shape[1]
+    (draws,) = _bootstrap_means([a], int(n_resamples), seed)
+    return _interval(float(a.mean()), draws, confidence, a.shape[1], (a.shape[0],), int(n_resamples))
+
+
+def _bootstrap_means(runs: Sequence[np.ndarray], n_resamples: int, seed: int) -> list[np.ndarray]:
+    """Bootstrap means of each ``[seeds, questions]`` array, ``n_resamples`` each, in chunks of :data:`_CHUNK`.
+
+    Every array is resampled with the same question draws (so differences are paired); each draws its own seeds.
+    """
+    n = runs[0].shape[1]
     rng = np.random.default_rng(seed)
-    draws = np.empty(int(n_resamples), dtype=np.float64)
-    for start in range(0, int(n_resamples), _CHUNK):
-        size = min(_CHUNK, int(n_resamples) - start)
+    draws = [np.empty(n_resamples, dtype=np.float64) for _ in runs]
+    for start in range(0, n_resamples, _CHUNK):
+        size = min(_CHUNK, n_resamples - start)
         questions = rng.integers(0, n, size=(size, n))
-        seeds_a = rng.integers(0, a.shape[0], size=(size, a.shape[0]))
-        draws[start : start + size] = _resampled_means(a, questions, seeds_a)
-    return _interval(float(a.mean()), draws, confidence, n, (a.shape[0],), int(n_resamples))
+        for out, runs_of_one in zip(draws, runs, strict=True):
+            seeds = rng.integers(0, runs_of_one.shape[0], size=(size, runs_of_one.shape[0]))
+            out[start : start + size] = _resampled_means(runs_of_one, questions, seeds)
+    return draws
 
 
 def paired_differences(

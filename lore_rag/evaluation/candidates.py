@@ -8,17 +8,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
-from lore_rag.data.schema import Example, Tier
+from lore_rag.data.schema import Example, Tier, query_view
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from lore_rag.models.encoder import LoreEncoder
 
 __all__ = [
     "DEFAULT_KS",
+    "CandidateOptions",
     "ViewResult",
     "candidate_metrics",
     "evaluate_candidates",
@@ -136,17 +139,15 @@ def view_subsets(examples: Sequence[Example], views: Sequence[str]) -> dict[str,
     out: dict[str, list[Example]] = {}
     rewritten_data = any(e.original_query for e in examples)
     for view in views:
-        if view == "rewritten":
+        if query_view(view) == "rewritten":
             if not rewritten_data:
                 continue
             subset = list(examples)
-        elif view == "original":
+        else:
             if rewritten_data:
                 subset = [e.as_original() for e in examples if e.original_query]
             else:
                 subset = list(examples)
-        else:
-            raise ValueError(f"unknown view {view!r}: use 'rewritten' or 'original'")
         if subset:
             out[view] = subset
     return out
@@ -157,35 +158,40 @@ def example_ids(examples: Sequence[Example]) -> list[str]:
     return [str(e.id) if e.id is not None and str(e.id) else f"#{i}" for i, e in enumerate(examples)]
 
 
+class CandidateOptions(TypedDict, total=False):
+    """The options of :func:`evaluate_candidates` and :func:`evaluate_candidates_detailed` (all optional).
+
+    Attributes:
+        ks: Cut-offs (default :data:`DEFAULT_KS`).
+        views: ``"rewritten"`` ranks with each row's ``query`` (the disturbed query of LORE data);
+            ``"original"`` ranks with ``original_query`` where a row has one (distractors then count as plain
+            negatives, so N1 is 0 by construction and P@k is what matters). Data with no ``original_query``
+            at all (raw, un-rewritten questions) is reported once, under ``"original"``. Default: both.
+        embed_documents: Document embedding function; defaults to ``encoder.embed_documents`` (pass a
+            :class:`~lore_rag.models.doc_cache.DocEmbeddingCache` ``embed`` to reuse cached vectors).
+        show_progress: Progress bar while encoding (default off).
+    """
+
+    ks: Sequence[int]
+    views: Sequence[str]
+    embed_documents: Callable[[list[str]], np.ndarray] | None
+    show_progress: bool
+
+
 def evaluate_candidates(
-    encoder: LoreEncoder,
-    examples: Sequence[Example],
-    *,
-    ks: Sequence[int] = DEFAULT_KS,
-    views: Sequence[str] = ("rewritten", "original"),
-    embed_documents: Callable[[list[str]], np.ndarray] | None = None,
-    show_progress: bool = False,
+    encoder: LoreEncoder, examples: Sequence[Example], **options: Unpack[CandidateOptions]
 ) -> dict[str, dict[str, float]]:
     """Paper-protocol metrics of one encoder on tiered examples.
 
     Args:
         encoder: The encoder pair to evaluate.
         examples: Tiered examples.
-        ks: Cut-offs.
-        views: ``"rewritten"`` ranks with each row's ``query`` (the disturbed query of LORE data);
-            ``"original"`` ranks with ``original_query`` where a row has one (distractors then count as plain
-            negatives, so N1 is 0 by construction and P@k is what matters). Data with no ``original_query``
-            at all (raw, un-rewritten questions) is reported once, under ``"original"``.
-        embed_documents: Document embedding function; defaults to ``encoder.embed_documents`` (pass a
-            :class:`~lore_rag.models.doc_cache.DocEmbeddingCache` ``embed`` to reuse cached vectors).
-        show_progress: Progress bar while encoding.
+        **options: :class:`CandidateOptions` (``ks``, ``views``, ``embed_documents``, ``show_progress``).
 
     Returns:
         ``{view: metrics}`` as in :func:`candidate_metrics`.
     """
-    detailed = evaluate_candidates_detailed(
-        encoder, examples, ks=ks, views=views, embed_documents=embed_documents, show_progress=show_progress
-    )
+    detailed = evaluate_candidates_detailed(encoder, examples, **options)
     return {view: result.metrics for view, result in detailed.items()}
 
 

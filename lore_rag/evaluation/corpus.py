@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lore_rag.data.schema import Example, Tier
+from lore_rag.data.schema import Example, Tier, query_view
 from lore_rag.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ def evaluate_corpus(
         store_dir: Folder for the Chroma store; reusing it skips chunks already embedded there. ``None``: a
             temporary folder, removed afterwards.
         show_progress: Progress bars while embedding.
-        query_field: ``"query"`` (the query as written, with distractors woven in for LORE data) or
+        query_field: ``"query"`` / ``"rewritten"`` (the query as written, with distractors woven in for LORE data) or
             ``"original_query"`` (the question before rewriting; rows without one are left out).
         per_query: Also return each query's metrics and top ids.
         reranker: A cross-encoder: each model is also evaluated with its top ``fetch_k`` reranked by it, as
@@ -155,20 +155,19 @@ def evaluate_corpus(
     ks = sorted({int(k) for k in ks})
     if not ks or ks[0] < 1:
         raise ConfigError(f"cut-offs must be positive integers, got {list(ks)}")
-    if query_field not in ("query", "original_query"):
-        raise ConfigError(f"query_field must be 'query' or 'original_query', got {query_field!r}")
-    usable = [e for e in examples if e.n_positive and (query_field == "query" or e.original_query)]
+    view = query_view(query_field, what="query_field")
+    usable = [e for e in examples if e.n_positive and e.query_for(view)]
     if len(usable) < len(examples):
         logger.warning(
             "left out %d example(s) with no positive chunk or no %s", len(examples) - len(usable), query_field
         )
     if not usable:
-        raise DataError(f"no example with a positive chunk{' and an original_query' if query_field != 'query' else ''}")
+        raise DataError(f"no example with a positive chunk{' and an original_query' if view == 'original' else ''}")
     from lore_rag.retrieval.chunking import chunk_id
 
     texts = list(dict.fromkeys(chunk for e in examples for chunk in e.chunks))
     ids = {text: chunk_id(text) for text in texts}
-    queries = [e.query if query_field == "query" else str(e.original_query) for e in usable]
+    queries = [str(e.query_for(view)) for e in usable]
     judged = [_judgements(e, ids) for e in usable]
     depth = max(max(ks), _RANK_DEPTH)
     if reranker is not None:
@@ -312,7 +311,8 @@ class CorpusTask:
         examples: The examples that are judged (those with a positive, and with an ``original_query`` when asked).
         queries: The query text of each judged example.
         judged: ``(positive ids, distractor ids)`` of each judged example.
-        query_field: ``"query"`` or ``"original_query"``.
+        query_field: ``"query"`` or ``"original_query"`` (or the :data:`~lore_rag.data.schema.QueryView` names,
+            ``"rewritten"`` / ``"original"``).
     """
 
     texts: list[str]
@@ -332,18 +332,17 @@ def corpus_task(examples: Sequence[Example], *, query_field: str = "query") -> C
     """
     from lore_rag.retrieval.chunking import chunk_id
 
-    if query_field not in ("query", "original_query"):
-        raise ConfigError(f"query_field must be 'query' or 'original_query', got {query_field!r}")
-    usable = [e for e in examples if e.n_positive and (query_field == "query" or e.original_query)]
+    view = query_view(query_field, what="query_field")
+    usable = [e for e in examples if e.n_positive and e.query_for(view)]
     if not usable:
-        raise DataError(f"no example with a positive chunk{' and an original_query' if query_field != 'query' else ''}")
+        raise DataError(f"no example with a positive chunk{' and an original_query' if view == 'original' else ''}")
     texts = list(dict.fromkeys(chunk for e in examples for chunk in e.chunks))
     id_of = {text: chunk_id(text) for text in texts}
     return CorpusTask(
         texts=texts,
         ids=[id_of[t] for t in texts],
         examples=usable,
-        queries=[e.query if query_field == "query" else str(e.original_query) for e in usable],
+        queries=[str(e.query_for(view)) for e in usable],
         judged=[_judgements(e, id_of) for e in usable],
         query_field=query_field,
     )

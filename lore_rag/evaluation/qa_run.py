@@ -30,22 +30,26 @@ import logging
 import os
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lore_rag._hashing import file_sha256
 from lore_rag.config import option, positive_int
 from lore_rag.data.io import expand_paths, read_examples
 from lore_rag.data.jsonl_log import JsonlAppender, read_log
-from lore_rag.data.schema import Example, Tier
+from lore_rag.data.schema import Example, Tier, query_view
 from lore_rag.errors import ConfigError, LoreError
 from lore_rag.evaluation.answer_cache import AnswerCache, answer_key, default_cache_path
+from lore_rag.evaluation.answering import answer_record, answer_request, llm_temperature
 from lore_rag.evaluation.candidates import rank_candidates, recall_at_k
 from lore_rag.evaluation.qa import gold_answers, score_answer, style_for_dataset
+from lore_rag.llm.prompts import parse_answer
 from lore_rag.llm.settings import LLM_GROUP
+from lore_rag.runs import check_same_run, read_run_state, write_run_state
 
 if TYPE_CHECKING:
     from lore_rag.llm import LLMClient
@@ -60,7 +64,6 @@ __all__ = [
     "QARunError",
     "Retrieval",
     "answer_key",
-    "default_checkpoint",
     "format_table",
     "load_questions",
     "load_summary",
@@ -73,7 +76,9 @@ logger = logging.getLogger(__name__)
 SETTINGS = ("candidates", "open")
 #: Suffix of the label of a retriever whose top ``fetch_k`` is reranked.
 RERANKED = " + reranker"
-QUERY_VIEWS = ("file", "original")
+#: Values of ``queries``: a :data:`~lore_rag.data.schema.QueryView`, or ``file`` (the name qa-eval first used for
+#: ``rewritten``, still what run folders record).
+QUERY_VIEWS = ("file", "rewritten", "original")
 _RUN_FILE, _RESULTS_FILE, _SUMMARY_FILE = "run.json", "results.jsonl", "summary.json"
 
 
@@ -183,6 +188,7 @@ class QAEvalConfig:
             raise ConfigError(f"field 'setting': must be one of {', '.join(SETTINGS)}, got {self.setting!r}")
         if self.queries not in QUERY_VIEWS:
             raise ConfigError(f"field 'queries': must be one of {', '.join(QUERY_VIEWS)}, got {self.queries!r}")
+        self.queries = "file" if query_view(self.queries) == "rewritten" else "original"
         if self.f1_style not in (None, "hotpotqa", "squad", "squad2"):
             raise ConfigError(f"field 'f1_style': must be hotpotqa, squad or squad2, got {self.f1_style!r}")
         for name in ("k", "max_tokens", "concurrency"):
@@ -250,7 +256,7 @@ def load_questions(config: QAEvalConfig) -> tuple[list[QAQuestion], list[Example
         if not golds:
             no_gold += 1
             continue
-        query = example.query if config.queries == "file" else (example.original_query or example.query)
+        query = example.query_for(config.queries) or example.query
         base_id = example.id or hashlib.sha256(example.query.encode("utf-8")).hexdigest()[:12]
         seen[base_id] += 1
         qid = base_id if seen[base_id] == 1 else f"{base_id}#{seen[base_id]}"
@@ -427,14 +433,6 @@ def _model_labels(config: QAEvalConfig, encoders: Sequence[LoreEncoder]) -> list
     return unique
 
 
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
-
-
 def _prepare_run_folder(config: QAEvalConfig, identity: dict[str, Any], models: dict[str, str]) -> None:
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -442,19 +440,17 @@ def _prepare_run_folder(config: QAEvalConfig, identity: dict[str, Any], models: 
     if config.overwrite:
         for name in (_RUN_FILE, _RESULTS_FILE, _SUMMARY_FILE, "per_question.csv", "per_question.jsonl"):
             (out / name).unlink(missing_ok=True)
-    if run_file.is_file():
-        try:
-            previous = json.loads(run_file.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise QARunError(f"{run_file}: unreadable ({exc}); pass --overwrite to start afresh") from exc
-        before = previous.get("identity", {}) if isinstance(previous, dict) else {}
-        for key, value in identity.items():
-            if before.get(key) != value:
-                raise QARunError(
-                    f"{run_file}: field '{key}': this folder holds a run with {before.get(key)!r}, "
-                    f"not {value!r}; use another --output folder, or --overwrite to start afresh"
-                )
-        known = previous.get("models", {}) if isinstance(previous, dict) else {}
+    previous = read_run_state(run_file, hint="pass --overwrite to start afresh", error=QARunError)
+    if previous is not None:
+        check_same_run(
+            run_file,
+            previous.get("identity", {}),
+            identity,
+            keys=identity,
+            hint="use another --output folder, or --overwrite to start afresh",
+            error=QARunError,
+        )
+        known = previous.get("models", {})
         for label, fingerprint in models.items():
             if label in known and known[label] != fingerprint:
                 raise QARunError(
@@ -462,15 +458,197 @@ def _prepare_run_folder(config: QAEvalConfig, identity: dict[str, Any], models: 
                     f"now {fingerprint}); give it another name (--names) or use --overwrite"
                 )
         models = {**known, **models}
-    state = {"identity": identity, "models": models, "config": asdict(config)}
-    tmp = run_file.with_name(f".{_RUN_FILE}.tmp")
-    tmp.write_text(json.dumps(state, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, run_file)
+    write_run_state(run_file, {"identity": identity, "models": models, "config": asdict(config)})
 
 
-def _temperature(client: LLMClient) -> float:
-    value = getattr(client, "temperature", 0.0)
-    return float(value) if isinstance(value, (int, float)) else 0.0
+@dataclass(frozen=True)
+class _Run:
+    """One retriever of the table: its label, its spec (as reported), its encoder and its reranker, if any."""
+
+    label: str
+    spec: str
+    encoder: LoreEncoder
+    reranker: Reranker | None = None
+
+
+def _plan_runs(
+    config: QAEvalConfig, encoders: Sequence[LoreEncoder] | None, reranker: Reranker | None
+) -> tuple[list[_Run], Reranker | None, int | None]:
+    """Each retriever, then itself reranked when there is a reranker; and the reranker and its ``fetch_k``."""
+    from lore_rag.models.encoder import LoreEncoder
+
+    if encoders is None:
+        encoders = [LoreEncoder.load(spec) for spec in config.models]
+    if len(encoders) != len(config.models):
+        raise ConfigError(f"{len(encoders)} encoders for {len(config.models)} models")
+    if reranker is None and config.reranker:
+        from lore_rag.retrieval.rerank import Reranker
+
+        reranker = Reranker.load(config.reranker)
+    fetch_k = None
+    if reranker is not None:
+        from lore_rag.retrieval.rerank import check_fetch_k
+
+        fetch_k = check_fetch_k(config.fetch_k, config.k, flag="field 'fetch_k'")
+    runs: list[_Run] = []
+    for label, spec, encoder in zip(_model_labels(config, encoders), config.models, encoders, strict=True):
+        runs.append(_Run(label, str(spec), encoder))
+        if reranker is not None:
+            described = f"{spec} + reranker {reranker.name} (fetch_k {fetch_k})"
+            runs.append(_Run(label + RERANKED, described, encoder, reranker))
+    return runs, reranker, fetch_k
+
+
+def _run_identity(config: QAEvalConfig, llm_model: str, temperature: float, f1_style: str) -> dict[str, Any]:
+    """What a resumed run must share with the run in its folder (the data by content, not by path)."""
+    return {
+        "data": sorted(file_sha256(p)[:16] for p in expand_paths(config.data)),
+        "setting": config.setting,
+        "k": config.k,
+        "queries": config.queries,
+        "llm_model": llm_model,
+        "max_tokens": config.max_tokens,
+        "temperature": temperature,
+        "f1_style": f1_style,
+    }
+
+
+def _run_fingerprints(runs: Sequence[_Run], fetch_k: int | None) -> dict[str, str]:
+    """Each retriever's query-model fingerprint (plus its reranker's): a label may not change model on resume."""
+    from lore_rag.models.encoder import model_fingerprint
+
+    return {
+        run.label: model_fingerprint(run.encoder.query_model)
+        + ("" if run.reranker is None else f"+{run.reranker.fingerprint}@{fetch_k}")
+        for run in runs
+    }
+
+
+def _retrieve_pending(
+    config: QAEvalConfig,
+    runs: Sequence[_Run],
+    fetch_k: int | None,
+    questions: Sequence[QAQuestion],
+    corpus: Sequence[Example],
+    done: Mapping[tuple[Any, Any], Any],
+) -> list[tuple[QAQuestion, str, Retrieval]]:
+    """Retrieve for every (question, retriever) pair not finished yet, ordered question by question.
+
+    Question by question, so that a run stopped half-way has every retriever on the same questions.
+    """
+    from lore_rag.defaults import cache_dir
+    from lore_rag.models.doc_cache import DocEmbeddingCache
+
+    pending: list[tuple[QAQuestion, str, Retrieval]] = []
+    doc_caches: dict[str, DocEmbeddingCache] = {}
+    stores: dict[str, Any] = {}
+    for run in runs:
+        todo = [q for q in questions if (q.qid, run.label) not in done]
+        if not todo:
+            continue
+        encoder, fingerprint = run.encoder, run.encoder.document_fingerprint
+        if config.setting == "candidates":
+            if fingerprint not in doc_caches:
+                doc_caches[fingerprint] = DocEmbeddingCache(
+                    encoder.document_model, cache_dir("doc_embeddings"), show_progress=config.show_progress
+                )
+            embed = doc_caches[fingerprint].embed
+            retrievals = _retrieve_candidates(
+                encoder, todo, config.k, embed, config.show_progress, run.reranker, fetch_k
+            )
+        else:
+            if fingerprint not in stores:
+                stores[fingerprint] = _open_store(config, encoder, corpus)
+            retrievals = _retrieve_open(encoder, todo, config.k, stores[fingerprint], run.reranker, fetch_k)
+        pending.extend((q, run.label, r) for q, r in zip(todo, retrievals, strict=True))
+    position = {q.qid: i for i, q in enumerate(questions)}
+    pending.sort(key=lambda item: position[item[0].qid])
+    return pending
+
+
+def _result_row(
+    question: QAQuestion,
+    label: str,
+    retrieval: Retrieval,
+    record: Mapping[str, Any],
+    *,
+    key: str,
+    cached: bool,
+    f1_style: str,
+    llm_model: str,
+) -> dict[str, Any]:
+    """One line of ``results.jsonl``: the answer of one retriever to one question, scored."""
+    answer = parse_answer(record["raw"]).text
+    score = score_answer(answer, question.golds, style=f1_style)  # type: ignore[arg-type]
+    return {
+        "qid": question.qid,
+        "model": label,
+        "question": question.query,
+        "golds": question.golds,
+        "answer": answer,
+        "em": score.em,
+        "f1": score.f1,
+        "p_at_k": retrieval.recall(question.example, Tier.POSITIVE),
+        "n1_at_k": retrieval.recall(question.example, Tier.DISTRACTOR),
+        "retrieved": {"indices": retrieval.indices, "ids": retrieval.ids, "tiers": retrieval.tiers},
+        "retrieval_ms": round(1000.0 * retrieval.seconds, 3),
+        "llm_model": llm_model,
+        "answer_key": key,
+        "cached": cached,
+    }
+
+
+@dataclass
+class _AnswerCounts:
+    calls: int = 0
+    cache_hits: int = 0
+    errors: int = 0
+
+
+def _answer_pending(
+    config: QAEvalConfig,
+    client: LLMClient,
+    pending: Sequence[tuple[QAQuestion, str, Retrieval]],
+    cache: AnswerCache,
+    finish: Callable[[QAQuestion, str, Retrieval, str, dict[str, Any], bool], None],
+    *,
+    desc: str,
+) -> _AnswerCounts:
+    """Answer every pending pair: from the cache, else with one LLM call per distinct prompt; ``finish`` each."""
+    llm_model, temperature = str(client.model), llm_temperature(client)
+    counts = _AnswerCounts()
+    waiting: dict[str, list[tuple[QAQuestion, str, Retrieval]]] = defaultdict(list)
+    prompts: dict[str, list[dict[str, str]]] = {}
+    for question, label, retrieval in pending:
+        request = answer_request(
+            question.query, retrieval.texts, llm_model=llm_model, max_tokens=config.max_tokens, temperature=temperature
+        )
+        record = cache.get(request.key) if request.key not in waiting else None
+        if record is not None:
+            counts.cache_hits += 1
+            finish(question, label, retrieval, request.key, record, True)
+        else:
+            waiting[request.key].append((question, label, retrieval))
+            prompts[request.key] = request.messages
+
+    def ask(key: str) -> str:
+        return client.chat(prompts[key], max_tokens=config.max_tokens)
+
+    if not waiting:
+        return counts
+    answered = client.map(
+        ask, list(waiting), concurrency=config.concurrency, show_progress=config.show_progress, desc=desc
+    )
+    for key, text in answered:
+        if isinstance(text, BaseException):
+            counts.errors += len(waiting[key])
+            logger.warning("LLM call failed (%s: %s); a re-run retries it", type(text).__name__, text)
+            continue
+        counts.calls += 1
+        record = cache.put(key, answer_record(llm_model, text))
+        for question, label, retrieval in waiting[key]:
+            finish(question, label, retrieval, key, record, False)
+    return counts
 
 
 def run_qa_eval(
@@ -502,148 +680,35 @@ def run_qa_eval(
         DataError: for malformed data.
         ModelError: for a reranker that cannot be loaded.
     """
-    from lore_rag.defaults import cache_dir
-    from lore_rag.llm.prompts import answer_messages, parse_answer
-    from lore_rag.models.doc_cache import DocEmbeddingCache
-    from lore_rag.models.encoder import LoreEncoder, model_fingerprint
-
     started = time.perf_counter()
     config.validate()
     questions, corpus = load_questions(config)
-    if encoders is None:
-        encoders = [LoreEncoder.load(spec) for spec in config.models]
-    if len(encoders) != len(config.models):
-        raise ConfigError(f"{len(encoders)} encoders for {len(config.models)} models")
-    if reranker is None and config.reranker:
-        from lore_rag.retrieval.rerank import Reranker
-
-        reranker = Reranker.load(config.reranker)
-    fetch_k = None
-    if reranker is not None:
-        from lore_rag.retrieval.rerank import check_fetch_k
-
-        fetch_k = check_fetch_k(config.fetch_k, config.k, flag="field 'fetch_k'")
-    base_labels = _model_labels(config, encoders)
-    # (label, spec, encoder, reranker or None): each retriever, then itself reranked
-    runs: list[tuple[str, str, LoreEncoder, Reranker | None]] = []
-    for label, spec, encoder in zip(base_labels, config.models, encoders, strict=True):
-        runs.append((label, str(spec), encoder, None))
-        if reranker is not None:
-            runs.append((label + RERANKED, f"{spec} + reranker {reranker.name} (fetch_k {fetch_k})", encoder, reranker))
-    labels = [run[0] for run in runs]
+    runs, reranker, fetch_k = _plan_runs(config, encoders, reranker)
+    labels = [run.label for run in runs]
     dataset = config.dataset or Counter(q.example.dataset or "data" for q in questions).most_common(1)[0][0]
     f1_style = config.f1_style or style_for_dataset(dataset)
     llm_model = str(client.model)
-    temperature = _temperature(client)
-    identity = {
-        "data": sorted(_file_digest(p) for p in expand_paths(config.data)),
-        "setting": config.setting,
-        "k": config.k,
-        "queries": config.queries,
-        "llm_model": llm_model,
-        "max_tokens": config.max_tokens,
-        "temperature": temperature,
-        "f1_style": f1_style,
-    }
-    fingerprints = {
-        label: model_fingerprint(enc.query_model) + ("" if stage is None else f"+{stage.fingerprint}@{fetch_k}")
-        for label, _, enc, stage in runs
-    }
-    _prepare_run_folder(config, identity, fingerprints)
+    identity = _run_identity(config, llm_model, llm_temperature(client), f1_style)
+    _prepare_run_folder(config, identity, _run_fingerprints(runs, fetch_k))
     out = Path(config.output_dir)
-    results_path = out / _RESULTS_FILE
-    done = {(r.get("qid"), r.get("model")): r for r in read_log(results_path)[0]}
-    results = JsonlAppender(results_path)
-    cache = AnswerCache(config.answer_cache or default_cache_path(llm_model))
+    done = {(r.get("qid"), r.get("model")): r for r in read_log(out / _RESULTS_FILE)[0]}
+    results = JsonlAppender(out / _RESULTS_FILE)
 
-    # 1. retrieval for every (question, retriever) pair not finished yet
-    pending: list[tuple[QAQuestion, str, Retrieval]] = []
-    doc_caches: dict[str, DocEmbeddingCache] = {}
-    stores: dict[str, Any] = {}
-    for label, _, encoder, stage in runs:
-        todo = [q for q in questions if (q.qid, label) not in done]
-        if not todo:
-            continue
-        if config.setting == "candidates":
-            if encoder.document_fingerprint not in doc_caches:
-                doc_caches[encoder.document_fingerprint] = DocEmbeddingCache(
-                    encoder.document_model, cache_dir("doc_embeddings"), show_progress=config.show_progress
-                )
-            doc = doc_caches[encoder.document_fingerprint]
-            retrievals = _retrieve_candidates(encoder, todo, config.k, doc.embed, config.show_progress, stage, fetch_k)
-        else:
-            if encoder.document_fingerprint not in stores:
-                stores[encoder.document_fingerprint] = _open_store(config, encoder, corpus)
-            store = stores[encoder.document_fingerprint]
-            retrievals = _retrieve_open(encoder, todo, config.k, store, stage, fetch_k)
-        pending.extend((q, label, r) for q, r in zip(todo, retrievals, strict=True))
-    # question by question, so that a run stopped half-way has every retriever on the same questions
-    position = {q.qid: i for i, q in enumerate(questions)}
-    pending.sort(key=lambda item: position[item[0].qid])
+    pending = _retrieve_pending(config, runs, fetch_k, questions, corpus, done)
     logger.info(
         "%d question(s) x %d retriever(s): %d finished before, %d to do",
         len(questions), len(labels), len(questions) * len(labels) - len(pending), len(pending),
     )  # fmt: skip
 
-    # 2. answers: from the cache, else one LLM call per distinct prompt
-    def finish(question: QAQuestion, label: str, retrieval: Retrieval, key: str, record: dict[str, Any], cached: bool):
-        answer = parse_answer(record["raw"]).text
-        score = score_answer(answer, question.golds, style=f1_style)  # type: ignore[arg-type]
-        row = {
-            "qid": question.qid,
-            "model": label,
-            "question": question.query,
-            "golds": question.golds,
-            "answer": answer,
-            "em": score.em,
-            "f1": score.f1,
-            "p_at_k": retrieval.recall(question.example, Tier.POSITIVE),
-            "n1_at_k": retrieval.recall(question.example, Tier.DISTRACTOR),
-            "retrieved": {"indices": retrieval.indices, "ids": retrieval.ids, "tiers": retrieval.tiers},
-            "retrieval_ms": round(1000.0 * retrieval.seconds, 3),
-            "llm_model": llm_model,
-            "answer_key": key,
-            "cached": cached,
-        }
+    def finish(question: QAQuestion, label: str, retrieval: Retrieval, key: str, record: dict, cached: bool) -> None:
+        row = _result_row(
+            question, label, retrieval, record, key=key, cached=cached, f1_style=f1_style, llm_model=llm_model
+        )
         results.append(row)
         done[(question.qid, label)] = row
 
-    waiting: dict[str, list[tuple[QAQuestion, str, Retrieval]]] = defaultdict(list)
-    prompts: dict[str, list[dict[str, str]]] = {}
-    cache_hits = 0
-    for question, label, retrieval in pending:
-        messages = answer_messages(question.query, retrieval.texts)
-        key = answer_key(llm_model, messages, max_tokens=config.max_tokens, temperature=temperature)
-        record = cache.get(key) if key not in waiting else None
-        if record is not None:
-            cache_hits += 1
-            finish(question, label, retrieval, key, record, True)
-        else:
-            waiting[key].append((question, label, retrieval))
-            prompts[key] = messages
-
-    def ask(key: str) -> str:
-        return client.chat(prompts[key], max_tokens=config.max_tokens)
-
-    errors = 0
-    calls = 0
-    items = list(waiting)
-    if items:
-        answered = client.map(
-            ask, items, concurrency=config.concurrency, show_progress=config.show_progress, desc=f"QA {dataset}"
-        )
-        for key, text in answered:
-            if isinstance(text, BaseException):
-                errors += len(waiting[key])
-                logger.warning("LLM call failed (%s: %s); a re-run retries it", type(text).__name__, text)
-                continue
-            calls += 1
-            record = {"llm_model": llm_model, "raw": text, "answer": parse_answer(text).text}
-            cache.put(key, record)
-            for question, label, retrieval in waiting[key]:
-                finish(question, label, retrieval, key, record, False)
-
-    # 3. summary over the current questions and retrievers
+    cache = AnswerCache(config.answer_cache or default_cache_path(llm_model))
+    counts = _answer_pending(config, client, pending, cache, finish, desc=f"QA {dataset}")
     result = QAEvalResult(
         dataset=dataset,
         llm_model=llm_model,
@@ -652,18 +717,18 @@ def run_qa_eval(
         queries=config.queries,
         f1_style=f1_style,
         n_questions=len(questions),
-        models=_summarise(questions, labels, [run[1] for run in runs], done),
-        llm_calls=calls,
-        cache_hits=cache_hits,
-        errors=errors,
+        models=_summarise(questions, labels, [run.spec for run in runs], done),
+        llm_calls=counts.calls,
+        cache_hits=counts.cache_hits,
+        errors=counts.errors,
         output_dir=str(out),
         elapsed_s=round(time.perf_counter() - started, 2),
         reranker=None if reranker is None else {**reranker.describe(), "fetch_k": fetch_k},
     )
     _write_per_question(out, questions, labels, done)
     (out / _SUMMARY_FILE).write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", "utf-8")
-    if errors:
-        logger.warning("%d answer(s) missing after LLM errors: run the same command again to retry them", errors)
+    if counts.errors:
+        logger.warning("%d answer(s) missing after LLM errors: run the same command again to retry them", counts.errors)
     return result
 
 
@@ -824,20 +889,3 @@ def plot_qa_results(
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return out
-
-
-def default_checkpoint(folder: str | os.PathLike[str] | None = None, *, show_progress: bool = True) -> Path:
-    """Find the default LORE checkpoint, training it once on the bundled data when it is missing.
-
-    Args:
-        folder: Training output folder (default: ``~/.cache/lore-rag/checkpoints/default``); an existing
-            checkpoint there is reused.
-        show_progress: Progress bars while training.
-
-    Returns:
-        The checkpoint folder (``folder/best``).
-    """
-    from lore_rag.demo import ensure_default_checkpoint
-
-    # Only a finished run's best/ counts; an interrupted one is resumed, never used half-trained.
-    return ensure_default_checkpoint(folder, show_progress=show_progress)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lore_rag.config import help_field as _help
 from lore_rag.data.schema import Example
 from lore_rag.errors import ConfigError, DataError, ModelError
 from lore_rag.evaluation.bootstrap import (
@@ -43,6 +44,7 @@ from lore_rag.evaluation.bootstrap import (
 )
 from lore_rag.evaluation.candidates import DEFAULT_KS, per_question_metrics, score_candidates, view_subsets
 from lore_rag.evaluation.corpus import corpus_task, exact_corpus_per_query
+from lore_rag.evaluation.tradeoff_plot import format_tradeoff_table, plot_tradeoff, ratio_label
 from lore_rag.evaluation.tradeoff_rule import (
     PROTOCOLS,
     VIEWS,
@@ -76,6 +78,7 @@ __all__ = [
     "intervals",
     "normalise_metric",
     "parse_rule",
+    "ratio_label",
     "run_tradeoff",
     "write_interpolated",
 ]
@@ -254,11 +257,6 @@ def intervals(
     return out
 
 
-def ratio_label(ratio: float) -> str:
-    """``r=0.75``."""
-    return f"r={ratio:g}"
-
-
 def check_ratios(ratios: Sequence[float]) -> list[float]:
     """Sorted distinct ratios; each finite (extrapolation beyond [0, 1] is allowed up to 2, and down to -1).
 
@@ -297,12 +295,6 @@ KEY_METRICS = (
 DEFAULT_RATIOS = (0.0, 0.25, 0.5, 0.625, 0.75, 0.875, 1.0)
 #: Chosen on validation_hotpotqa.jsonl (docs/tradeoff.md): with -1 instead of -1.5 only the base model qualified.
 DEFAULT_RULE = "corpus/plain/P@10>=raw-1.5; candidates/plain/P@3>=raw-0.5; min candidates/rewritten/N1@3"
-
-
-def _help(text: str, default: Any = None, **kwargs: Any) -> Any:
-    if "default_factory" in kwargs:
-        return field(metadata={"help": text}, **kwargs)
-    return field(default=default, metadata={"help": text})
 
 
 @dataclass
@@ -383,7 +375,6 @@ def run_tradeoff(config: TradeoffConfig) -> TradeoffResult:
     from lore_rag.data.io import read_examples
     from lore_rag.defaults import bundled_validation_path, cache_dir
     from lore_rag.evaluation.report import write_json
-    from lore_rag.evaluation.tradeoff_plot import format_tradeoff_table, plot_tradeoff
     from lore_rag.models.doc_cache import DocEmbeddingCache
     from lore_rag.models.encoder import LoreEncoder
 

@@ -12,7 +12,7 @@ from lore_rag.evaluation.bootstrap import format_interval
 if TYPE_CHECKING:
     from lore_rag.evaluation.tradeoff import TradeoffResult
 
-__all__ = ["format_tradeoff_table", "plot_tradeoff"]
+__all__ = ["format_tradeoff_table", "plot_tradeoff", "ratio_label"]
 
 #: The panels: (x metric, y metric, caption); lower is better for N1.
 PANELS = (
@@ -23,6 +23,11 @@ PANELS = (
 )
 
 
+def ratio_label(ratio: float) -> str:
+    """How a point of the curve is named in tables and plots: ``r=0.75``."""
+    return f"r={ratio:g}"
+
+
 def _short(metric: str) -> str:
     protocol, view, name = metric.split("/")
     return f"{'cand' if protocol == 'candidates' else 'corpus'} {view} {name}"
@@ -30,8 +35,6 @@ def _short(metric: str) -> str:
 
 def format_tradeoff_table(result: TradeoffResult, metrics: Sequence[str]) -> str:
     """Means per point, then paired differences from the base model (r=0) with intervals; the chosen row marked."""
-    from lore_rag.evaluation.tradeoff import ratio_label
-
     chosen = ratio_label(result.choice.ratio) if result.choice.ratio is not None else None
     names = list(result.intervals)
     lines = [f"Rule: `{result.rule.text}`", ""]
@@ -87,8 +90,6 @@ def plot_tradeoff(result: TradeoffResult, path: str | os.PathLike[str], *, title
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from lore_rag.evaluation.tradeoff import ratio_label
 
     ratios = sorted(result.ratios)
     fig, axes = plt.subplots(2, 2, figsize=(11, 8.5), constrained_layout=True)

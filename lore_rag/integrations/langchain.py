@@ -160,7 +160,10 @@ class LoreEmbeddings(BaseModel, Embeddings):
         if is_raw:
             name = None if spec == "raw" else spec.removeprefix("raw:")
             if not kwargs:
-                return LoreEncoder.raw(name, device=self.device, batch_size=self.batch_size)
+                raw_spec = "raw" if name is None else f"raw:{name}"
+                return LoreEncoder.load(
+                    raw_spec, document_model=self.document_model, device=self.device, batch_size=self.batch_size
+                )
             from sentence_transformers import SentenceTransformer
 
             from lore_rag.errors import ModelError
@@ -178,10 +181,9 @@ class LoreEmbeddings(BaseModel, Embeddings):
                 f"model_kwargs {sorted(kwargs)}: a LORE checkpoint loads with 'device' only "
                 "(its base model is the one named in its manifest)"
             )
-        load_kwargs: dict[str, Any] = {"device": self.device, "batch_size": self.batch_size}
-        if self.document_model is not None:
-            load_kwargs["document_model"] = self.document_model
-        return LoreEncoder.load(spec, **load_kwargs)
+        return LoreEncoder.load(
+            spec, document_model=self.document_model, device=self.device, batch_size=self.batch_size
+        )
 
     @property
     def encoder(self) -> LoreEncoder:

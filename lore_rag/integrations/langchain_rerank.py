@@ -32,7 +32,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
         "lore_rag.integrations.langchain_rerank needs LangChain: pip install 'lore-rag[langchain]'"
     ) from exc
 
-from lore_rag.retrieval.rerank import Reranker
+from lore_rag.retrieval.rerank import Reranker, open_reranker
 
 __all__ = ["LoreRerankCompressor"]
 
@@ -66,12 +66,7 @@ class LoreRerankCompressor(BaseDocumentCompressor):
         batch_size: int = 32,
         **kwargs: Any,
     ) -> None:
-        if isinstance(model, Reranker):
-            reranker = model
-            name = str(model.describe()["model"])
-        else:
-            reranker = Reranker.load(model, device=device, batch_size=batch_size)
-            name = str(model)
+        reranker, name = open_reranker(model, device=device, batch_size=batch_size)
         super().__init__(model=name, top_n=top_n, **kwargs)  # type: ignore[call-arg]  # pydantic fields
         self._reranker = reranker
 

@@ -47,16 +47,6 @@ if TYPE_CHECKING:
 __all__ = ["LoreEmbedding", "LoreLLM", "lore_vector_store"]
 
 
-def _load_encoder(
-    checkpoint: str | os.PathLike[str], document_model: str | None, device: str | None, batch_size: int
-) -> LoreEncoder:
-    spec = str(checkpoint)
-    kwargs: dict[str, Any] = {"device": device, "batch_size": batch_size}
-    if document_model is not None and spec != "raw" and not spec.startswith("raw:"):
-        kwargs["document_model"] = document_model
-    return LoreEncoder.load(spec, **kwargs)
-
-
 class LoreEmbedding(BaseEmbedding):
     """A :class:`~llama_index.core.base.embeddings.base.BaseEmbedding` backed by a :class:`LoreEncoder`.
 
@@ -104,7 +94,11 @@ class LoreEmbedding(BaseEmbedding):
         )
         # Private attributes must be set after BaseModel.__init__, which would otherwise reset them.
         self._encoder = (
-            encoder if encoder is not None else _load_encoder(checkpoint, self.document_model, device, embed_batch_size)
+            encoder
+            if encoder is not None
+            else LoreEncoder.load(
+                checkpoint, document_model=self.document_model, device=device, batch_size=embed_batch_size
+            )
         )
 
     @classmethod
@@ -207,7 +201,7 @@ class LoreLLM(CustomLLM):
             context_window=self.context_window,
             num_output=self.max_tokens or int(getattr(self._client, "max_tokens", 256)),
             is_chat_model=True,
-            model_name=str(getattr(self._client, "_model", None) or "lore-rag-llm"),
+            model_name=str(getattr(self._client, "configured_model", None) or "lore-rag-llm"),
         )
 
     @llm_chat_callback()

@@ -32,7 +32,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
         "lore_rag.integrations.llama_index_rerank needs LlamaIndex: pip install 'lore-rag[llama-index]'"
     ) from exc
 
-from lore_rag.retrieval.rerank import Reranker
+from lore_rag.retrieval.rerank import Reranker, open_reranker
 
 __all__ = ["LoreRerankPostprocessor"]
 
@@ -68,12 +68,7 @@ class LoreRerankPostprocessor(BaseNodePostprocessor):
         batch_size: int = 32,
         **kwargs: Any,
     ) -> None:
-        if isinstance(model, Reranker):
-            reranker = model
-            name = str(model.describe()["model"])
-        else:
-            reranker = Reranker.load(model, device=device, batch_size=batch_size)
-            name = str(model)
+        reranker, name = open_reranker(model, device=device, batch_size=batch_size)
         super().__init__(  # type: ignore[call-arg]  # the fields of this class, which mypy does not see
             model=name, top_n=top_n, keep_retrieval_score=keep_retrieval_score, **kwargs
         )

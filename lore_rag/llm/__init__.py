@@ -96,7 +96,7 @@ def connect(
                 "--base-url, or allow the bundled local model"
             )
         client = LLMClient.from_env(base_url=base_url, model=model, api_key=api_key, **client_kwargs)
-        logger.info("using LLM endpoint %s (model %s)", client.base_url, client._model or "first listed")
+        logger.info("using LLM endpoint %s (model %s)", client.base_url, client.configured_model or "first listed")
         try:
             yield client
         finally:

@@ -19,10 +19,10 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlparse
 
+from lore_rag.concurrency import bounded_map
 from lore_rag.errors import LoreError
 from lore_rag.llm.json_replies import check_schema, extract_json
 
@@ -246,6 +246,14 @@ class LLMClient:
             with self._model_lock:
                 if self._model is None:
                     self._model = self._discover_model()
+        return self._model
+
+    @property
+    def configured_model(self) -> str | None:
+        """The model name given (or from the environment, or found already), without asking the endpoint.
+
+        ``None`` while no name was given and :attr:`model` has not been read yet (it asks ``/v1/models`` once).
+        """
         return self._model
 
     def list_models(self) -> list[str]:
@@ -580,42 +588,21 @@ class LLMClient:
         """
         from tqdm.auto import tqdm
 
-        workers = max(1, int(concurrency or self.concurrency))
         total = len(items) if hasattr(items, "__len__") else None  # type: ignore[arg-type]
-        source = iter(items)
-        pending: dict[Future[Y], X] = {}
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lore-rag-llm")
         bar = tqdm(total=total, desc=desc or "LLM", disable=not show_progress, unit="item")
         failed = 0
-
-        def fill() -> None:
-            while len(pending) < 2 * workers:
-                try:
-                    item = next(source)
-                except StopIteration:
-                    return
-                pending[pool.submit(fn, item)] = item
-
         try:
-            fill()
-            while pending:
-                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-                for future in done:
-                    item = pending.pop(future)
-                    error = future.exception()
-                    bar.update(1)
-                    if error is not None:
-                        failed += 1
-                        self._count("failed_items")
-                        bar.set_postfix(failed=failed)
-                        yield item, error
-                    else:
-                        yield item, future.result()
-                fill()
+            for item, future in bounded_map(fn, items, workers=concurrency or self.concurrency, name="lore-rag-llm"):
+                error = future.exception()
+                bar.update(1)
+                if error is not None:
+                    failed += 1
+                    self._count("failed_items")
+                    bar.set_postfix(failed=failed)
+                    yield item, error
+                else:
+                    yield item, future.result()
         finally:
-            for future in pending:
-                future.cancel()
-            pool.shutdown(wait=True, cancel_futures=True)
             bar.close()
 
 

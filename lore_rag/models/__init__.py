@@ -1,1 +1,103 @@
-"""Encoders and checkpoints."""
+"""Models: load and fingerprint encoders, pair a tuned query side with its document side, checkpoints, the cache.
+
+``from lore_rag.models import LoreEncoder, load_model, save_checkpoint, DocEmbeddingCache``. Names are imported from
+their modules on first use, so ``import lore_rag.models`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lore_rag.defaults import DEFAULT_MODEL, bundled_model_path
+    from lore_rag.models.card import model_card
+    from lore_rag.models.checkpoint import (
+        MANIFEST_NAME,
+        CheckpointModels,
+        find_checkpoint,
+        load_checkpoint_models,
+        pair_model,
+        read_manifest,
+        save_checkpoint,
+        split_pair,
+    )
+    from lore_rag.models.doc_cache import DocEmbeddingCache
+    from lore_rag.models.encoder import LoreEncoder, load_checkpoint
+    from lore_rag.models.hub import push_checkpoint
+    from lore_rag.models.loading import (
+        document_prompt,
+        embedding_dim,
+        folder_fingerprint,
+        load_model,
+        model_fingerprint,
+        query_prompt,
+        resolve_device,
+        resolve_model,
+    )
+
+__all__ = [
+    "CheckpointModels",
+    "DEFAULT_MODEL",
+    "DocEmbeddingCache",
+    "LoreEncoder",
+    "MANIFEST_NAME",
+    "bundled_model_path",
+    "document_prompt",
+    "embedding_dim",
+    "find_checkpoint",
+    "folder_fingerprint",
+    "load_checkpoint",
+    "load_checkpoint_models",
+    "load_model",
+    "model_card",
+    "model_fingerprint",
+    "pair_model",
+    "push_checkpoint",
+    "query_prompt",
+    "read_manifest",
+    "resolve_device",
+    "resolve_model",
+    "save_checkpoint",
+    "split_pair",
+]
+
+#: Where each public name is defined.
+_EXPORTS = {
+    "CheckpointModels": "lore_rag.models.checkpoint",
+    "DEFAULT_MODEL": "lore_rag.defaults",
+    "DocEmbeddingCache": "lore_rag.models.doc_cache",
+    "LoreEncoder": "lore_rag.models.encoder",
+    "MANIFEST_NAME": "lore_rag.models.checkpoint",
+    "bundled_model_path": "lore_rag.defaults",
+    "document_prompt": "lore_rag.models.loading",
+    "embedding_dim": "lore_rag.models.loading",
+    "find_checkpoint": "lore_rag.models.checkpoint",
+    "folder_fingerprint": "lore_rag.models.loading",
+    "load_checkpoint": "lore_rag.models.encoder",
+    "load_checkpoint_models": "lore_rag.models.checkpoint",
+    "load_model": "lore_rag.models.loading",
+    "model_card": "lore_rag.models.card",
+    "model_fingerprint": "lore_rag.models.loading",
+    "pair_model": "lore_rag.models.checkpoint",
+    "push_checkpoint": "lore_rag.models.hub",
+    "query_prompt": "lore_rag.models.loading",
+    "read_manifest": "lore_rag.models.checkpoint",
+    "resolve_device": "lore_rag.models.loading",
+    "resolve_model": "lore_rag.models.loading",
+    "save_checkpoint": "lore_rag.models.checkpoint",
+    "split_pair": "lore_rag.models.checkpoint",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

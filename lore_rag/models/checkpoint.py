@@ -15,21 +15,22 @@ import logging
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lore_rag.errors import ModelError
 from lore_rag.models.crash_points import crash_point as _exit_hook
+from lore_rag.models.loading import load_model, model_fingerprint
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-    from lore_rag.models.encoder import LoreEncoder
-
 __all__ = [
     "MANIFEST_NAME",
+    "CheckpointModels",
     "find_checkpoint",
-    "load_checkpoint",
+    "load_checkpoint_models",
     "pair_model",
     "read_manifest",
     "save_checkpoint",
@@ -180,8 +181,6 @@ def _load_lora(folder: Path, manifest: dict[str, Any], *, device: str | None) ->
     Raises:
         ModelError: if PEFT is missing or the adapter does not fit the base model.
     """
-    from lore_rag.models.encoder import load_model
-
     try:
         from peft import PeftModel
     except ImportError:
@@ -202,23 +201,31 @@ def _load_lora(folder: Path, manifest: dict[str, Any], *, device: str | None) ->
     return query
 
 
-def load_checkpoint(
+@dataclass(frozen=True)
+class CheckpointModels:
+    """What a checkpoint folder loads into: the tuned query model, the base document model and the manifest."""
+
+    query: SentenceTransformer
+    document: SentenceTransformer
+    manifest: dict[str, Any]
+    name: str
+
+
+def load_checkpoint_models(
     path: str | os.PathLike[str],
     *,
     document_model: str | os.PathLike[str] | SentenceTransformer | None = None,
     device: str | None = None,
-    encoder_cls: type[LoreEncoder] | None = None,
-    **kwargs: Any,
-) -> LoreEncoder:
-    """Load the checkpoint at ``path`` as a :class:`LoreEncoder` (tuned query side, base document side).
+) -> CheckpointModels:
+    """Load the checkpoint at ``path``: its query model, and its document model checked against the manifest.
+
+    :func:`lore_rag.models.encoder.load_checkpoint` (or ``LoreEncoder.from_checkpoint``) wraps the two in a
+    :class:`~lore_rag.models.encoder.LoreEncoder`.
 
     Raises:
         ModelError: if the checkpoint is missing, or the document encoder found is not the base model the
             checkpoint was trained from (compared by weight fingerprint).
     """
-    from lore_rag.models.encoder import LoreEncoder, load_model, model_fingerprint
-
-    cls = encoder_cls or LoreEncoder
     manifest = read_manifest(path)
     folder = Path(manifest["path"])
     if (folder / "adapter_config.json").is_file():
@@ -246,5 +253,4 @@ def load_checkpoint(
             f"{folder}: was trained from base model {manifest['base_model']} (fingerprint "
             f"{manifest['base_fingerprint']}) but the document encoder given has fingerprint {found}"
         )
-    name = kwargs.pop("name", None) or manifest.get("name") or folder.name
-    return cls(query_model, doc, name=name, manifest=manifest, **kwargs)
+    return CheckpointModels(query_model, doc, manifest, str(manifest.get("name") or folder.name))

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lore_rag.models.encoder import document_prompt, embedding_dim, model_fingerprint
+from lore_rag._hashing import text_key
+from lore_rag.models.loading import document_prompt, embedding_dim, model_fingerprint
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -29,11 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["DocEmbeddingCache", "text_key"]
 
 logger = logging.getLogger(__name__)
-
-
-def text_key(text: str) -> str:
-    """Stable key of a chunk text (sha256, 32 hex digits)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 class DocEmbeddingCache:

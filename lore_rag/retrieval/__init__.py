@@ -17,7 +17,15 @@ from __future__ import annotations
 
 from lore_rag.retrieval.chunking import Chunk, Document, chunk_documents, chunk_id, chunk_text, iter_documents
 from lore_rag.retrieval.rerank import DEFAULT_FETCH_K, Reranker
-from lore_rag.retrieval.retriever import IndexReport, Retriever, compare, index_paths, raw_counterpart
+from lore_rag.retrieval.retriever import (
+    IndexReport,
+    Retriever,
+    compare,
+    index_paths,
+    name_encoders,
+    raw_counterpart,
+    side_by_side,
+)
 from lore_rag.retrieval.store import DEFAULT_COLLECTION, ChromaStore, Hit, StoreError, default_store_path
 
 __all__ = [
@@ -38,5 +46,7 @@ __all__ = [
     "default_store_path",
     "index_paths",
     "iter_documents",
+    "name_encoders",
     "raw_counterpart",
+    "side_by_side",
 ]

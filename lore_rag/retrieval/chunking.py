@@ -26,7 +26,6 @@ Inputs (:func:`iter_documents`):
 from __future__ import annotations
 
 import gzip
-import hashlib
 import logging
 import os
 import re
@@ -36,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lore_rag._hashing import text_key
 from lore_rag.data.io import iter_json_rows
 from lore_rag.errors import ConfigError, DataError
 
@@ -81,8 +81,8 @@ _WORD = re.compile(r"\S+")
 
 
 def chunk_id(text: str) -> str:
-    """Stable id of a chunk: a hash of its text, so the same chunk always gets the same id."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    """Stable id of a chunk: a hash of its text (:func:`lore_rag._hashing.text_key`), the same chunk, the same id."""
+    return text_key(text)
 
 
 @dataclass

@@ -40,7 +40,7 @@ from lore_rag.retrieval.store import Hit
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
 
-__all__ = ["DEFAULT_FETCH_K", "RerankedHit", "Reranker", "check_fetch_k"]
+__all__ = ["DEFAULT_FETCH_K", "RerankedHit", "Reranker", "check_fetch_k", "open_reranker"]
 
 logger = logging.getLogger(__name__)
 
@@ -292,6 +292,26 @@ class Reranker:
         if len(items) != len(texts):
             raise ValueError(f"{len(items)} items but {len(texts)} texts")
         return [items[i] for i, _ in self.rank(query, texts, k)]
+
+
+def open_reranker(
+    model: str | os.PathLike[str] | Reranker, *, device: str | None = None, batch_size: int = 32
+) -> tuple[Reranker, str]:
+    """A reranker given as a model reference or already loaded, and the name to show for it.
+
+    The framework wrappers (LangChain's document compressor, LlamaIndex's node postprocessor) take either form.
+
+    Args:
+        model: A Hugging Face id or local folder of a cross-encoder, or a loaded :class:`Reranker`.
+        device: Torch device when ``model`` is loaded here.
+        batch_size: Pairs per forward pass when ``model`` is loaded here.
+
+    Raises:
+        ModelError: for a model that cannot be loaded or is not a cross-encoder.
+    """
+    if isinstance(model, Reranker):
+        return model, str(model.describe()["model"])
+    return Reranker.load(model, device=device, batch_size=batch_size), str(model)
 
 
 def _top(scores: np.ndarray, k: int | None) -> list[tuple[int, float]]:

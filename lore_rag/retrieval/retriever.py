@@ -28,6 +28,7 @@ __all__ = [
     "index_paths",
     "name_encoders",
     "raw_counterpart",
+    "side_by_side",
 ]
 
 logger = logging.getLogger(__name__)
@@ -226,10 +227,38 @@ def compare(
     Raises:
         StoreError: when an encoder's document side did not build the store.
     """
-    named = name_encoders(encoders)
-    retrievers = {name: Retriever(store, enc, k=k, reranker=reranker, fetch_k=fetch_k) for name, enc in named.items()}
+    retrievers = side_by_side(store, encoders, k=k, reranker=reranker, fetch_k=fetch_k)
     per_model = {name: r.search_many(queries, k, where=where) for name, r in retrievers.items()}
-    return [{name: per_model[name][i] for name in named} for i in range(len(queries))]
+    return [{name: per_model[name][i] for name in retrievers} for i in range(len(queries))]
+
+
+def side_by_side(
+    store: ChromaStore,
+    encoders: Mapping[str, LoreEncoder] | Sequence[LoreEncoder],
+    *,
+    k: int = 10,
+    reranker: Reranker | None = None,
+    fetch_k: int | None = None,
+) -> dict[str, Retriever]:
+    """One :class:`Retriever` per encoder over the same store, same ``k`` and reranker: the raw-vs-LORE set-up.
+
+    :func:`compare`, ``lore-rag query --compare`` and the app's :class:`~lore_rag.demo.DemoSession` all search
+    through these.
+
+    Args:
+        store: The collection every encoder searches.
+        encoders: ``{name: encoder}`` or a list (named by ``encoder.name``, see :func:`name_encoders`).
+        k: Default hits per search.
+        reranker: When given, each retriever's top ``fetch_k`` is reranked by it.
+        fetch_k: Chunks fetched for the reranker.
+
+    Raises:
+        StoreError: when an encoder's document side did not build the store.
+    """
+    return {
+        name: Retriever(store, enc, k=k, reranker=reranker, fetch_k=fetch_k)
+        for name, enc in name_encoders(encoders).items()
+    }
 
 
 def name_encoders(encoders: Mapping[str, LoreEncoder] | Sequence[LoreEncoder]) -> dict[str, LoreEncoder]:

@@ -623,21 +623,36 @@ class ChromaStore:
             for r, (i, d, m) in enumerate(zip(result["ids"], result["documents"], result["metadatas"], strict=True))
         ]
 
+    def stored_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """``{id: vector}`` for those of ``ids`` the collection holds (none when it does not exist), read in batches.
+
+        Raises:
+            StoreError: when the store cannot be read.
+        """
+        col = self._get(create=False)
+        wanted = list(dict.fromkeys(str(i) for i in ids))
+        found: dict[str, np.ndarray] = {}
+        if col is None:
+            return found
+        for start in range(0, len(wanted), _ID_LOOKUP_BATCH):
+            with self._guard("reading vectors"):
+                result = col.get(ids=wanted[start : start + _ID_LOOKUP_BATCH], include=["embeddings"])
+            for i, vector in zip(result["ids"], result["embeddings"], strict=True):
+                found[i] = np.asarray(vector, dtype=np.float32)
+        return found
+
     def vectors(self, ids: Sequence[str]) -> np.ndarray:
         """The stored vectors of these chunks, in the order of ``ids`` (for MMR and other re-ranking by vector).
 
         Raises:
             StoreError: when the collection does not exist or an id is not in it.
         """
-        col = self._get(create=False)
-        if col is None:
+        if self._get(create=False) is None:
             raise StoreError(f"{self.describe()} does not exist: build it first with 'lore-rag index FILES'")
         wanted = [str(i) for i in ids]
         if not wanted:
             return np.zeros((0, 0), dtype=np.float32)
-        with self._guard("reading vectors"):
-            result = col.get(ids=wanted, include=["embeddings"])
-        by_id = dict(zip(result["ids"], result["embeddings"], strict=True))
+        by_id = self.stored_vectors(wanted)
         missing = [i for i in wanted if i not in by_id]
         if missing:
             raise StoreError(f"{self.describe()}: no chunk with id {missing[0]!r}")

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from lore_rag.config import help_field as _help
 from lore_rag.errors import ConfigError
 from lore_rag.models.encoder import DEFAULT_MODEL
 
 __all__ = ["TrainConfig"]
 
 LOSSES = ("lore", "infonce")
-
-
-def _help(text: str, default: Any = None, **kwargs: Any) -> Any:
-    if "default_factory" in kwargs:
-        return field(metadata={"help": text}, **kwargs)
-    return field(default=default, metadata={"help": text})
 
 
 @dataclass

@@ -14,7 +14,6 @@ sha256 of every file. So on a re-run:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -25,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lore_rag._hashing import file_sha256
 from lore_rag.errors import ConfigError
+from lore_rag.runs import changed_settings
 
 if TYPE_CHECKING:
     from lore_rag.training.args import TrainConfig
@@ -69,14 +70,6 @@ class ResumePlan:
             old.rename(new)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MARKER)
 
@@ -89,7 +82,7 @@ def mark_complete(folder: str | os.PathLike[str], run_key: str, settings: dict[s
         size = path.stat().st_size
         files[path.relative_to(root).as_posix()] = {
             "size": size,
-            "sha256": _sha256(path) if size <= _HASH_LIMIT else None,
+            "sha256": file_sha256(path) if size <= _HASH_LIMIT else None,
         }
     marker = {"run_key": run_key, "step": step, "settings": settings, "files": files}
     fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{MARKER}.")
@@ -144,7 +137,7 @@ def _check_complete(folder: Path, marker: dict[str, Any]) -> None:
                 "from an earlier one, or pass --no-resume"
             )
         size = path.stat().st_size
-        if size != meta.get("size") or (meta.get("sha256") and _sha256(path) != meta["sha256"]):
+        if size != meta.get("size") or (meta.get("sha256") and file_sha256(path) != meta["sha256"]):
             what = "truncated" if size < (meta.get("size") or 0) else "changed"
             raise ConfigError(
                 f"{path}: {what} since it was saved ({size} bytes, {meta.get('size')} when saved); remove {folder} "
@@ -165,8 +158,7 @@ def _check_complete(folder: Path, marker: dict[str, Any]) -> None:
 
 
 def _changed(old: dict[str, Any], new: dict[str, Any]) -> str:
-    names = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-    return ", ".join(names) or "unknown fields"
+    return ", ".join(changed_settings(old, new)) or "unknown fields"
 
 
 def find_resume_point(out: Path, config: TrainConfig) -> ResumePlan:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lore_rag import __version__
+from lore_rag._hashing import file_sha256
 from lore_rag.data.io import expand_paths, read_examples
 from lore_rag.data.schema import Example
 from lore_rag.defaults import bundled_train_path, bundled_validation_path, cache_dir
@@ -67,14 +68,6 @@ class TrainResult:
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _examples_from(data: Any) -> list[Example]:
@@ -209,7 +202,7 @@ def train(config: TrainConfig, data: Sequence[Example] | Dataset | None = None) 
     micro_per_epoch = math.ceil(len(dataset) / config.batch_size)
     steps_per_epoch = math.ceil(micro_per_epoch / config.grad_accum)
     total_steps = config.max_steps or steps_per_epoch * config.epochs
-    data_files = [{"path": str(p), "sha256": _file_sha256(p), "rows": len(read_examples(p))} for p in train_paths]
+    data_files = [{"path": str(p), "sha256": file_sha256(p), "rows": len(read_examples(p))} for p in train_paths]
     if data is not None:
         digest = hashlib.sha256(json.dumps([e.to_dict() for e in examples], sort_keys=True).encode()).hexdigest()
         data_files = [{"path": "<in memory>", "sha256": digest, "rows": len(examples)}]
@@ -224,7 +217,7 @@ def train(config: TrainConfig, data: Sequence[Example] | Dataset | None = None) 
         "anchor_queries": (
             {
                 "path": str(config.anchor_queries),
-                "sha256": _file_sha256(Path(config.anchor_queries)),
+                "sha256": file_sha256(Path(config.anchor_queries)),
                 "rows": len(anchor_questions),
                 "candidates": config.anchor_candidates,
             }
@@ -232,7 +225,7 @@ def train(config: TrainConfig, data: Sequence[Example] | Dataset | None = None) 
             else None
         ),
         "validation_data": (
-            {"path": str(validation_path), "sha256": _file_sha256(validation_path), "rows": len(validation)}
+            {"path": str(validation_path), "sha256": file_sha256(validation_path), "rows": len(validation)}
             if validation_path
             else None
         ),

@@ -25,8 +25,8 @@ from lore_rag.demo import (
     load_example_set,
     training_curves_path,
 )
-from lore_rag.demo.session import _AnswerMemo
 from lore_rag.errors import ConfigError, DataError
+from lore_rag.evaluation.answer_cache import AnswerCache
 from lore_rag.evaluation.candidates import evaluate_candidates
 from lore_rag.llm import LLMError
 from lore_rag.retrieval import ChromaStore, Hit
@@ -228,31 +228,31 @@ def test_wrong_and_failing_llm_answers_never_raise(session: DemoSession) -> None
         session.answer(session.compare("anything"), RAW)
 
 
-def test_memo_asks_identical_concurrent_prompts_once() -> None:
-    memo = _AnswerMemo()
+def test_the_answer_cache_asks_identical_concurrent_prompts_once() -> None:
+    memo = AnswerCache(None, max_size=1024)
     calls = []
 
     def compute():
         calls.append(1)
         time.sleep(0.2)
-        return "reply"
+        return {"raw": "reply"}
 
     results = []
-    threads = [threading.Thread(target=lambda: results.append(memo.get("key", compute))) for _ in range(6)]
+    threads = [threading.Thread(target=lambda: results.append(memo.get_or_compute("key", compute))) for _ in range(6)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert len(calls) == 1
     assert sorted(cached for _, cached in results) == [False] + [True] * 5
-    assert {value for value, _ in results} == {"reply"}
+    assert {value["raw"] for value, _ in results} == {"reply"}
 
     def boom():
         raise RuntimeError("down")
 
     with pytest.raises(RuntimeError):
-        memo.get("other", boom)
-    assert memo.get("other", lambda: "fine") == ("fine", False)  # errors are not kept
+        memo.get_or_compute("other", boom)  # errors are not kept
+    assert memo.get_or_compute("other", lambda: {"raw": "fine"}) == ({"key": "other", "raw": "fine"}, False)
 
 
 # --------------------------------------------------------------------------------------------- failures, summary

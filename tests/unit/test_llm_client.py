@@ -277,7 +277,9 @@ def test_from_env_reads_the_standard_variables(
 def test_model_defaults_to_the_first_listed(serve: Callable[..., FakeOpenAI]) -> None:
     fake = serve(lambda body, i: ok("hi"), models=["served-a", "served-b"])
     llm = LLMClient(fake.base_url, max_retries=0, timeout=3.0)
+    assert llm.configured_model is None  # not asked of the endpoint yet
     assert llm.model == "served-a"
+    assert llm.configured_model == "served-a"
     llm.chat([{"role": "user", "content": "x"}])
     assert fake.requests[0]["model"] == "served-a"
 

@@ -374,3 +374,13 @@ def test_recipe_configs_are_qa_eval_options_and_data_exists(name: str):
     assert module.CONFIG == config
     if (repo.parent / "shared" / "data").is_dir():
         assert module.DATA.is_file()
+
+
+def test_the_answer_cache_bounds_memory_but_keeps_everything_in_its_file(tmp_path: Path):
+    path = tmp_path / "bounded.jsonl"
+    cache = AnswerCache(path, max_size=2)
+    for key in ("a", "b", "c"):
+        cache.put(key, {"raw": key, "answer": key})
+    assert len(cache) == 2 and cache.get("a") is None and cache.get("c")["raw"] == "c"
+    assert len(AnswerCache(path)) == 3  # the file holds every answer
+    assert cache.get_or_compute("b", lambda: {"raw": "new"}) == ({"key": "b", "raw": "b", "answer": "b"}, True)

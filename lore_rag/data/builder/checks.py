@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lore_rag.data.answers import normalize_answer
 from lore_rag.data.builder.mining import tokenize
 from lore_rag.data.builder.relations import normalize_relation
-from lore_rag.evaluation.qa import normalize_answer
 
 __all__ = ["REASONS", "Rewrite", "RewriteChecker", "RewriteRejected"]
 

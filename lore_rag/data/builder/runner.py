@@ -13,20 +13,20 @@ goes on; ``retry_skipped`` retries the skipped ones, ``overwrite`` starts over.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lore_rag.concurrency import bounded_map
 from lore_rag.config import non_negative_float, option, positive_int
+from lore_rag.data.answers import gold_answers
 from lore_rag.data.builder.checks import REASONS, Rewrite, RewriteChecker
 from lore_rag.data.builder.mining import MINING_METHODS, DistractorMiner, stable_seed
 from lore_rag.data.builder.relations import RelationSampler, parse_relations
@@ -36,7 +36,7 @@ from lore_rag.data.io import expand_paths, iter_json_rows
 from lore_rag.data.jsonl_log import JsonlAppender, read_log
 from lore_rag.data.schema import Example, Tier
 from lore_rag.errors import ConfigError, DataError, LoreError
-from lore_rag.evaluation.qa import gold_answers
+from lore_rag.runs import check_same_run, read_run_state, write_run_state
 
 if TYPE_CHECKING:
     from lore_rag.llm import LLMClient
@@ -344,27 +344,21 @@ def _meta(config: BuildConfig, model: str | None) -> dict[str, Any]:
 
 
 def _check_meta(path: Path, meta: dict[str, Any]) -> None:
-    if not path.exists():
+    old = read_run_state(path, hint="", error=None)
+    if old is None:
+        if path.exists():
+            logger.warning("%s: unreadable; rewriting it", path)
         return
-    try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        logger.warning("%s: unreadable; rewriting it", path)
-        return
-    for key in _META_KEYS:
-        if key in old and old[key] != meta[key]:
-            raise ConfigError(
-                f"{path}: this output was started with {key}={old[key]!r}, not {meta[key]!r}; resume with the "
-                "same options, write to another output, or pass --overwrite to start over"
-            )
+    check_same_run(
+        path,
+        old,
+        meta,
+        keys=_META_KEYS,
+        saved_only=True,
+        hint="resume with the same options, write to another output, or pass --overwrite to start over",
+    )
     if old.get("model") and meta.get("model") and old["model"] != meta["model"]:
         logger.warning("resuming an output started with model %s using model %s", old["model"], meta["model"])
-
-
-def _write_meta(path: Path, meta: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _row(example: Example, positives: list[int], rewrite: Rewrite | None) -> dict[str, Any]:
@@ -439,7 +433,7 @@ def build_data(
     if output.exists() or skipped_path.exists():
         _check_meta(meta_path, meta)
     output.parent.mkdir(parents=True, exist_ok=True)
-    _write_meta(meta_path, meta)
+    write_run_state(meta_path, meta)
 
     done_rows, report.repaired_tail = read_done(output)
     skip_rows, _ = read_done(skipped_path)
@@ -634,38 +628,26 @@ def _run(
                 else:
                     record(example, prepared, _work(config, prepared, client, allowed))
             return
-        workers = config.concurrency
-        pending: dict[Future[_Outcome], tuple[Example, _Task]] = {}
-        source = tasks()
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lore-build") as pool:
+
+        def to_rewrite() -> Iterator[tuple[Example, _Task]]:
+            # read in this thread by the pool as workers free up: questions skipped up front are recorded here
+            for example, prepared in tasks():
+                if isinstance(prepared, _Outcome):
+                    record(example, None, prepared)
+                else:
+                    yield example, prepared
+
+        def rewrite(pair: tuple[Example, _Task]) -> _Outcome:
+            return _work(config, pair[1], client, allowed)
+
+        for (example, task), future in bounded_map(
+            rewrite, to_rewrite(), workers=config.concurrency, name="lore-build", stop=lambda: bool(report.error)
+        ):
             try:
-                exhausted = False
-                while True:
-                    while not exhausted and not report.error and len(pending) < 2 * workers:
-                        try:
-                            example, prepared = next(source)
-                        except StopIteration:
-                            exhausted = True
-                            break
-                        if isinstance(prepared, _Outcome):
-                            record(example, None, prepared)
-                            continue
-                        pending[pool.submit(_work, config, prepared, client, allowed)] = (example, prepared)
-                    if not pending:
-                        break
-                    finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        example, task = pending.pop(future)
-                        try:
-                            outcome = future.result()
-                        except LoreError as exc:
-                            outcome = _Outcome(
-                                endpoint_error=str(exc), fatal=getattr(exc, "status", None) in (401, 403)
-                            )
-                        record(example, task, outcome)
-            finally:
-                for future in pending:
-                    future.cancel()
+                outcome = future.result()
+            except LoreError as exc:
+                outcome = _Outcome(endpoint_error=str(exc), fatal=getattr(exc, "status", None) in (401, 403))
+            record(example, task, outcome)
     finally:
         bar.close()
 
