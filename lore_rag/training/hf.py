@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -126,44 +128,35 @@ def _metrics_of(entry: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def run_trainer(
-    config: TrainConfig,
-    *,
-    query_model: SentenceTransformer,
-    base: SentenceTransformer,
-    dataset: Dataset,
-    documents: DocEmbeddingCache,
-    teacher: DocEmbeddingCache | None,
-    validation: list[Example],
-    total_steps: int,
-    resume_from: ResumePlan,
-    export: Callable[[str, SentenceTransformer, int, dict[str, Any]], None],
-    timings: dict[str, float],
-) -> dict[str, Any]:
-    """Train ``query_model`` with ``SentenceTransformerTrainer``; export ``best/`` and ``last/`` through ``export``.
+@dataclass
+class _Run:
+    """What the Trainer subclass and the export callback share with :func:`run_trainer`."""
 
-    Returns:
-        ``history``, ``best_metrics``, ``step`` and ``is_main`` (rank 0).
-    """
-    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-    from transformers import TrainerCallback
-    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+    config: TrainConfig
+    loss: LoreLoss
+    query_model: SentenceTransformer
+    export: Callable[[str, SentenceTransformer, int, dict[str, Any]], None]
+    timings: dict[str, float]
+    run_key: str
+    settings: dict[str, Any]
+    best_metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def _evaluator(config: TrainConfig, validation: list[Example], documents: DocEmbeddingCache) -> LoreEvaluator | None:
+    if not validation:
+        return None
+    return LoreEvaluator(
+        validation, embed_documents=documents.embed, name=EVALUATOR_NAME, primary_metric=config.metric_for_best
+    )
+
+
+def _training_arguments(
+    config: TrainConfig, evaluator: LoreEvaluator | None, *, fresh: bool, total_steps: int, n_rows: int
+) -> tuple[Any, int]:
+    """The Trainer's arguments for ``config``, and the run's optimiser steps (fewer per rank under DDP)."""
+    from sentence_transformers import SentenceTransformerTrainingArguments
 
     out = Path(config.output_dir)
-    device = resolve_device(config.device)
-    if config.lora_r:
-        add_lora(query_model, config)
-    max_length = min(config.max_seq_length, query_model.max_seq_length or config.max_seq_length)
-    evaluator = (
-        LoreEvaluator(
-            validation, embed_documents=documents.embed, name=EVALUATOR_NAME, primary_metric=config.metric_for_best
-        )
-        if validation
-        else None
-    )
-    fresh = resume_from.checkpoint is None
-    eval_steps = config.eval_steps or total_steps
-    save_steps = config.save_steps or total_steps
     args = SentenceTransformerTrainingArguments(
         output_dir=str(out / CHECKPOINTS),
         per_device_train_batch_size=config.batch_size,
@@ -179,9 +172,9 @@ def run_trainer(
         logging_steps=1,
         logging_first_step=True,
         save_strategy="steps",
-        save_steps=save_steps,
+        save_steps=config.save_steps or total_steps,
         eval_strategy="steps" if evaluator is not None else "no",
-        eval_steps=eval_steps if evaluator is not None else None,
+        eval_steps=(config.eval_steps or total_steps) if evaluator is not None else None,
         eval_on_start=evaluator is not None and fresh,
         metric_for_best_model=(f"eval_{evaluator.metric_key}" if evaluator is not None else None),
         greater_is_better=evaluator.greater_is_better if evaluator is not None else None,
@@ -190,7 +183,7 @@ def run_trainer(
         bf16=config.bf16,
         fp16=config.fp16,
         activation_checkpointing=config.gradient_checkpointing,
-        use_cpu=device == "cpu",
+        use_cpu=resolve_device(config.device) == "cpu",
         dataloader_drop_last=False,
         batch_sampler=PermutationBatchSampler,  # type: ignore[arg-type]  # a BatchSampler factory, as ST documents
         remove_unused_columns=False,
@@ -200,39 +193,28 @@ def run_trainer(
     )
     if args.world_size > 1 and config.max_steps is None:
         # every rank takes its own batches, so one epoch is fewer optimiser steps
-        import math
-
-        per_rank = math.ceil(len(dataset) / (config.batch_size * args.world_size))
+        per_rank = math.ceil(n_rows / (config.batch_size * args.world_size))
         total_steps = math.ceil(per_rank / config.grad_accum) * config.epochs
         if config.eval_steps is None and evaluator is not None:
             args.eval_steps = total_steps
         if config.save_steps is None:
             args.save_steps = total_steps
-    loss = LoreLoss(
-        query_model,
-        tau=config.tau,
-        alpha=config.alpha,
-        beta=config.beta,
-        anchor_weight=config.anchor_weight if teacher is not None else 0.0,
-        l2sp_weight=config.l2sp_weight,
-    )
-    collator = LoreDataCollator(
-        preprocess_fn=query_model.preprocess,
-        documents=documents.matrix(),
-        teachers=teacher.matrix() if teacher is not None else None,
-        query_prompt=query_prompt(query_model),
-        max_length=max_length,
-    )
-    run_key, settings = config.run_key(), config.result_settings()
-    tracked: dict[str, Any] = {"best_metrics": {}}
+    return args, total_steps
+
+
+def _lore_trainer_class(run: _Run) -> type:
+    """The ``SentenceTransformerTrainer`` subclass of one run.
+
+    It logs the P/N1/N2 similarities, marks complete checkpoints, keeps lore-rag's learning-rate schedule, and has
+    named crash points for tests.
+    """
+    from sentence_transformers import SentenceTransformerTrainer
 
     class LoreTrainer(SentenceTransformerTrainer):
-        """Logs the P/N1/N2 similarities, marks complete checkpoints, and has named crash points for tests."""
-
         def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
             if "loss" in logs:
                 logs = dict(logs)
-                logs.update({k: round(v, 4) for k, v in loss.pop_similarities().items()})
+                logs.update({k: round(v, 4) for k, v in run.loss.pop_similarities().items()})
             super().log(logs, start_time)
 
         def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
@@ -252,16 +234,16 @@ def run_trainer(
             # the Trainer pickles its arguments there for humans; nothing reads it back, and no pickle stays
             (folder / "training_args.bin").unlink(missing_ok=True)
             if self.args.should_save and folder.is_dir():
-                mark_complete(folder, run_key, settings, self.state.global_step)
+                mark_complete(folder, run.run_key, run.settings, self.state.global_step)
             crash_point("save-marker")
-            timings["save"] += time.perf_counter() - mark
+            run.timings["save"] += time.perf_counter() - mark
 
         def create_scheduler(self, num_training_steps: int, optimizer: Any = None) -> Any:
             """Linear warmup that starts at lr/warmup (not 0), then linear decay: the schedule lore-rag always had."""
             import torch
 
             if self.lr_scheduler is None:
-                warmup = int(round(config.warmup_ratio * num_training_steps))
+                warmup = int(round(run.config.warmup_ratio * num_training_steps))
 
                 def factor(step: int) -> float:
                     if step < warmup:
@@ -275,11 +257,19 @@ def run_trainer(
         def create_model_card(self, *args: Any, **kwargs: Any) -> None:
             """lore-rag writes its own card into best/ and last/; checkpoints/ needs none."""
 
-    class Exporter(TrainerCallback):
-        """Writes best/ whenever the primary metric improves (from the live model), times evaluation."""
+    return LoreTrainer
 
+
+def _exporter(run: _Run, *, skip_first: bool) -> Any:
+    """A callback that writes best/ whenever the primary metric improves (from the live model) and times evaluation.
+
+    ``skip_first``: the first evaluation is the base model's (step 0), a reference rather than a candidate.
+    """
+    from transformers import TrainerCallback
+
+    class Exporter(TrainerCallback):
         def __init__(self) -> None:
-            self.skip = args.eval_on_start
+            self.skip = skip_first
             self.eval_started = 0.0
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -289,9 +279,9 @@ def run_trainer(
         def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             metrics: dict[str, float] = kwargs.get("metrics") or {}
             if self.eval_started:
-                timings["evaluate"] += time.perf_counter() - self.eval_started
+                run.timings["evaluate"] += time.perf_counter() - self.eval_started
                 self.eval_started = 0.0
-            if self.skip:  # the step-0 evaluation of the base model: a reference, not a candidate
+            if self.skip:
                 self.skip = False
                 return
             key = args.metric_for_best_model
@@ -300,18 +290,66 @@ def run_trainer(
             value, best = metrics[key], state.best_metric
             better = best is None or (value > best if args.greater_is_better else value < best)
             if better:
-                tracked["best_metrics"] = {"step": state.global_step, **_metrics_of(metrics)}
+                run.best_metrics = {"step": state.global_step, **_metrics_of(metrics)}
                 if state.is_world_process_zero:
-                    export("best", query_model, state.global_step, tracked["best_metrics"])
+                    run.export("best", run.query_model, state.global_step, run.best_metrics)
 
-    trainer = LoreTrainer(
+    return Exporter()
+
+
+def run_trainer(
+    config: TrainConfig,
+    *,
+    query_model: SentenceTransformer,
+    base: SentenceTransformer,
+    dataset: Dataset,
+    documents: DocEmbeddingCache,
+    teacher: DocEmbeddingCache | None,
+    validation: list[Example],
+    total_steps: int,
+    resume_from: ResumePlan,
+    export: Callable[[str, SentenceTransformer, int, dict[str, Any]], None],
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    """Train ``query_model`` with ``SentenceTransformerTrainer``; export ``best/`` and ``last/`` through ``export``.
+
+    Returns:
+        ``history``, ``best_metrics``, ``step`` and ``is_main`` (rank 0).
+    """
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    if config.lora_r:
+        add_lora(query_model, config)
+    evaluator = _evaluator(config, validation, documents)
+    fresh = resume_from.checkpoint is None
+    args, total_steps = _training_arguments(
+        config, evaluator, fresh=fresh, total_steps=total_steps, n_rows=len(dataset)
+    )
+    loss = LoreLoss(
+        query_model,
+        tau=config.tau,
+        alpha=config.alpha,
+        beta=config.beta,
+        anchor_weight=config.anchor_weight if teacher is not None else 0.0,
+        l2sp_weight=config.l2sp_weight,
+    )
+    collator = LoreDataCollator(
+        preprocess_fn=query_model.preprocess,
+        documents=documents.matrix(),
+        teachers=teacher.matrix() if teacher is not None else None,
+        query_prompt=query_prompt(query_model),
+        max_length=min(config.max_seq_length, query_model.max_seq_length or config.max_seq_length),
+    )
+    run = _Run(config, loss, query_model, export, timings, config.run_key(), config.result_settings())
+    exporter = _exporter(run, skip_first=args.eval_on_start)
+    trainer = _lore_trainer_class(run)(
         model=query_model,
         args=args,
         train_dataset=dataset,
         loss=loss,
         evaluator=evaluator,
         data_collator=collator,  # type: ignore[arg-type]
-        callbacks=[Exporter()],
+        callbacks=[exporter],
     )
     trainer.remove_callback(PrinterCallback)
     if config.show_progress:
@@ -320,33 +358,40 @@ def run_trainer(
     if trainer.is_world_process_zero():
         resume_from.apply()
     if evaluator is not None and fresh:
-        exporter = next(c for c in trainer.callback_handler.callbacks if isinstance(c, Exporter))
         exporter.eval_started = time.perf_counter()
     mark = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume_from.checkpoint)
     timings["steps"] += time.perf_counter() - mark - timings["evaluate"]
+    return _finish(trainer, run, has_evaluator=evaluator is not None)
+
+
+def _finish(trainer: Any, run: _Run, *, has_evaluator: bool) -> dict[str, Any]:
+    """After training: the history, the best metrics, and ``last/`` exported by rank 0.
+
+    The best metrics come from the log when the run resumed after its best step; ``best/`` is exported here too
+    when no evaluation ever chose one.
+    """
+    args, log = trainer.args, trainer.state.log_history
     step = trainer.state.global_step
-    history = _history(trainer.state.log_history)
+    history = _history(log)
     is_main = trainer.is_world_process_zero()
-    best_metrics = tracked["best_metrics"]
+    best_metrics = run.best_metrics
+    key = args.metric_for_best_model or ""
     if not best_metrics and history["evals"]:
-        # resumed after the best step: take the best evaluation recorded in the log
-        key = args.metric_for_best_model or ""
-        scored = [e for e in trainer.state.log_history if key in e and e.get("step", 0) > 0]
+        scored = [e for e in log if key in e and e.get("step", 0) > 0]
         if scored:
             pick = max if args.greater_is_better else min
             entry = pick(scored, key=lambda e: e[key])
             best_metrics = {"step": entry["step"], **_metrics_of(entry)}
     if is_main:
         final: dict[str, Any] = {"step": step}
-        final_key = args.metric_for_best_model or ""
-        last_eval = next((e for e in reversed(trainer.state.log_history) if final_key and final_key in e), None)
+        last_eval = next((e for e in reversed(log) if key and key in e), None)
         if last_eval is not None and last_eval.get("step") == step:
             final = {"step": step, **_metrics_of(last_eval)}
-        export("last", query_model, step, final)
-        if not (out / "best").is_dir() or evaluator is None:
+        run.export("last", run.query_model, step, final)
+        if not (Path(run.config.output_dir) / "best").is_dir() or not has_evaluator:
             best_metrics = best_metrics or final
-            export("best", query_model, step, final if evaluator is None else best_metrics)
+            run.export("best", run.query_model, step, best_metrics if has_evaluator else final)
     if world_size() > 1:
         trainer.accelerator.wait_for_everyone()
     return {"history": history, "best_metrics": best_metrics, "step": step, "is_main": is_main}

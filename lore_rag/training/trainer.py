@@ -162,75 +162,19 @@ def train(config: TrainConfig, data: Sequence[Example] | Dataset | None = None) 
         anchor_questions = read_questions(config.anchor_queries)
     logger.info("training on %d example(s)%s", len(examples), "".join(f" {p}" for p in train_paths))
 
-    base = load_model(config.base_model, device=config.device, trust_remote_code=config.trust_remote_code)
-    config.apply_prompts(base)
-    base.eval()
-    for p in base.parameters():
-        p.requires_grad_(False)
-    base_fp = model_fingerprint(base)
-
-    folder = config.cache_dir if config.cache_dir is not None else cache_dir("doc_embeddings")
+    base = _frozen_base(config)
     mark = time.perf_counter()
-    from lore_rag.training.hf import main_process_first
-
-    with main_process_first():
-        documents = DocEmbeddingCache(base, folder, show_progress=config.show_progress)
-        all_chunks = list(
-            dict.fromkeys([c for e in examples for c in e.chunks] + [c for e in validation for c in e.chunks])
-        )
-        documents.embed(all_chunks)
-        anchored = config.anchor_weight > 0 and (any(e.original_query for e in examples) or bool(anchor_questions))
-        teacher: DocEmbeddingCache | None = None
-        if anchored:
-            # one instance per namespace: two caches on the same files would overwrite each other's saves
-            teacher = DocEmbeddingCache(base, folder, show_progress=config.show_progress, prompt=query_prompt(base))
-            if teacher.namespace == documents.namespace:
-                teacher = documents
-        from lore_rag.training.data import build_dataset
-
-        anchor_rows = _anchor_rows(anchor_questions, examples, documents, teacher, config.anchor_candidates)
-        dataset = build_dataset(examples + anchor_rows, documents, teacher)
+    documents, teacher, dataset = _embed_once(config, base, examples, validation, anchor_questions)
     timings["embed_documents"] = time.perf_counter() - mark
 
-    if config.lora_r:
-        query_model = base
-    else:
-        query_model = copy.deepcopy(base)
-        for p in query_model.parameters():
-            p.requires_grad_(True)
-
+    # LoRA wraps the base model itself (the adapter is all that trains); full fine-tuning trains a copy
+    query_model = base if config.lora_r else copy.deepcopy(base).requires_grad_(True)
     micro_per_epoch = math.ceil(len(dataset) / config.batch_size)
-    steps_per_epoch = math.ceil(micro_per_epoch / config.grad_accum)
-    total_steps = config.max_steps or steps_per_epoch * config.epochs
-    data_files = [{"path": str(p), "sha256": file_sha256(p), "rows": len(read_examples(p))} for p in train_paths]
-    if data is not None:
-        digest = hashlib.sha256(json.dumps([e.to_dict() for e in examples], sort_keys=True).encode()).hexdigest()
-        data_files = [{"path": "<in memory>", "sha256": digest, "rows": len(examples)}]
-    manifest_base: dict[str, Any] = {
-        "name": config.name or ("LORE" if config.loss == "lore" else "InfoNCE"),
-        "base_model": config.base_model,
-        "base_fingerprint": base_fp,
-        "loss": {"name": config.loss, "tau": config.tau, "alpha": config.alpha, "beta": config.beta},
-        "training": config.to_dict(),
-        "train_data": data_files,
-        "train_rows": len(examples),
-        "anchor_queries": (
-            {
-                "path": str(config.anchor_queries),
-                "sha256": file_sha256(Path(config.anchor_queries)),
-                "rows": len(anchor_questions),
-                "candidates": config.anchor_candidates,
-            }
-            if config.anchor_queries
-            else None
-        ),
-        "validation_data": (
-            {"path": str(validation_path), "sha256": file_sha256(validation_path), "rows": len(validation)}
-            if validation_path
-            else None
-        ),
-        "lore_rag_version": __version__,
-    }
+    total_steps = config.max_steps or math.ceil(micro_per_epoch / config.grad_accum) * config.epochs
+    manifest_base = _manifest_base(
+        config, model_fingerprint(base), train_paths, examples, data is not None, validation_path, validation
+    )
+    manifest_base["anchor_queries"] = _anchor_queries_record(config, len(anchor_questions))
     timings["load"] = time.perf_counter() - start_time - timings["embed_documents"]
 
     def export(folder_name: str, model: SentenceTransformer, step: int, metrics: dict[str, Any]) -> None:
@@ -259,17 +203,111 @@ def train(config: TrainConfig, data: Sequence[Example] | Dataset | None = None) 
         export=export,
         timings=timings,
     )
-    history, best_metrics, is_main = outcome["history"], outcome["best_metrics"], outcome["is_main"]
-    if is_main:
+    if outcome["is_main"]:
         mark = time.perf_counter()
-        (out / "history.json").write_text(json.dumps(history, indent=1) + "\n", encoding="utf-8")
-        try:
-            from lore_rag.training.curves import plot_curves
-
-            plot_curves(history, out / "training_curves.png", title=manifest_base["name"])
-        except Exception as exc:  # noqa: BLE001 - a plot must never lose a finished run
-            logger.warning("could not draw training curves: %s", exc)
+        _write_history(out, outcome["history"], manifest_base["name"])
         timings["save"] += time.perf_counter() - mark
+    return _report(config, out, outcome, timings, start_time)
+
+
+def _anchor_queries_record(config: TrainConfig, rows: int) -> dict[str, Any] | None:
+    """The manifest's record of ``--anchor-queries``: path, sha256, questions, candidates each."""
+    if not config.anchor_queries:
+        return None
+    path = Path(config.anchor_queries)
+    return {"path": str(path), "sha256": file_sha256(path), "rows": rows, "candidates": config.anchor_candidates}
+
+
+def _frozen_base(config: TrainConfig) -> SentenceTransformer:
+    """The base model, with the run's prompts, in eval mode and with no gradients: the frozen document side."""
+    base = load_model(config.base_model, device=config.device, trust_remote_code=config.trust_remote_code)
+    config.apply_prompts(base)
+    base.eval()
+    for p in base.parameters():
+        p.requires_grad_(False)
+    return base
+
+
+def _embed_once(
+    config: TrainConfig,
+    base: SentenceTransformer,
+    examples: list[Example],
+    validation: list[Example],
+    anchor_questions: list[str],
+) -> tuple[DocEmbeddingCache, DocEmbeddingCache | None, Dataset]:
+    """Embed every chunk (and anchor query) the run needs, once; return both caches and the training dataset.
+
+    The document cache takes the training and validation chunks; for the anchor, the teacher cache takes the base
+    model's vectors of the original and ``--anchor-queries`` questions. Rank 0 goes first; the other ranks read.
+    """
+    from lore_rag.training.data import build_dataset
+    from lore_rag.training.hf import main_process_first
+
+    folder = config.cache_dir if config.cache_dir is not None else cache_dir("doc_embeddings")
+    with main_process_first():
+        documents = DocEmbeddingCache(base, folder, show_progress=config.show_progress)
+        all_chunks = list(
+            dict.fromkeys([c for e in examples for c in e.chunks] + [c for e in validation for c in e.chunks])
+        )
+        documents.embed(all_chunks)
+        anchored = config.anchor_weight > 0 and (any(e.original_query for e in examples) or bool(anchor_questions))
+        teacher: DocEmbeddingCache | None = None
+        if anchored:
+            # one instance per namespace: two caches on the same files would overwrite each other's saves
+            teacher = DocEmbeddingCache(base, folder, show_progress=config.show_progress, prompt=query_prompt(base))
+            if teacher.namespace == documents.namespace:
+                teacher = documents
+        anchor_rows = _anchor_rows(anchor_questions, examples, documents, teacher, config.anchor_candidates)
+        dataset = build_dataset(examples + anchor_rows, documents, teacher)
+    return documents, teacher, dataset
+
+
+def _manifest_base(
+    config: TrainConfig,
+    base_fingerprint: str,
+    train_paths: list[Path],
+    examples: list[Example],
+    in_memory: bool,
+    validation_path: Path | None,
+    validation: list[Example],
+) -> dict[str, Any]:
+    """The manifest fields every checkpoint of the run shares: base model, loss, settings, data hashes and sizes."""
+    data_files = [{"path": str(p), "sha256": file_sha256(p), "rows": len(read_examples(p))} for p in train_paths]
+    if in_memory:
+        digest = hashlib.sha256(json.dumps([e.to_dict() for e in examples], sort_keys=True).encode()).hexdigest()
+        data_files = [{"path": "<in memory>", "sha256": digest, "rows": len(examples)}]
+    return {
+        "name": config.name or ("LORE" if config.loss == "lore" else "InfoNCE"),
+        "base_model": config.base_model,
+        "base_fingerprint": base_fingerprint,
+        "loss": {"name": config.loss, "tau": config.tau, "alpha": config.alpha, "beta": config.beta},
+        "training": config.to_dict(),
+        "train_data": data_files,
+        "train_rows": len(examples),
+        "validation_data": (
+            {"path": str(validation_path), "sha256": file_sha256(validation_path), "rows": len(validation)}
+            if validation_path
+            else None
+        ),
+        "lore_rag_version": __version__,
+    }
+
+
+def _write_history(out: Path, history: dict[str, Any], name: str) -> None:
+    """``history.json`` and ``training_curves.png`` (a plot that fails only warns: it must never lose a run)."""
+    (out / "history.json").write_text(json.dumps(history, indent=1) + "\n", encoding="utf-8")
+    try:
+        from lore_rag.training.curves import plot_curves
+
+        plot_curves(history, out / "training_curves.png", title=name)
+    except Exception as exc:  # noqa: BLE001 - a plot must never lose a finished run
+        logger.warning("could not draw training curves: %s", exc)
+
+
+def _report(
+    config: TrainConfig, out: Path, outcome: dict[str, Any], timings: dict[str, float], start_time: float
+) -> TrainResult:
+    """Close the timings, log them, push ``best/`` when asked (rank 0), and return the result."""
     timings["total"] = time.perf_counter() - start_time
     accounted = sum(v for k, v in timings.items() if k not in ("steps", "total"))
     timings["steps"] = max(0.0, min(timings["steps"], timings["total"] - accounted))
@@ -281,11 +319,11 @@ def train(config: TrainConfig, data: Sequence[Example] | Dataset | None = None) 
         out / "best",
         MANIFEST_NAME,
     )
-    if config.push_to_hub and is_main:
+    if config.push_to_hub and outcome["is_main"]:
         from lore_rag.models.hub import push_checkpoint
 
         push_checkpoint(out / "best", config.push_to_hub)
-    return TrainResult(out, out / "best", out / "last", history, best_metrics, timings)
+    return TrainResult(out, out / "best", out / "last", outcome["history"], outcome["best_metrics"], timings)
 
 
 def clear_checkpoints(out: Path) -> None:
