@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from lore_rag.cli import add_config_option
 from lore_rag.cli.options import add_config_arguments, config_from_args
 from lore_rag.models.hub import PushConfig
 
@@ -20,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     add_config_arguments(parser, PushConfig)
+    add_config_option(parser)
     parser.set_defaults(func=run)
 
 

@@ -160,6 +160,10 @@ CONFIG_CASES = [
     (["llm", "serve"], "log-file: s.log\n", ["--log-file", "s.log"], "log_file", "s.log"),
     (["llm", "serve"], "n-threads: 2\n", ["--n-threads", "2"], "n_threads", 2),
     (["llm", "ask", "hi"], "max_tokens: 16\n", ["--max-tokens", "16"], "max_tokens", 16),
+    (["push", "ckpt", "me/m"], "private: true\n", ["--private"], "private", True),
+    (["push", "ckpt", "me/m"], "message: first\n", ["--message", "first"], "commit_message", "first"),
+    (["push", "ckpt", "me/m"], "commit_message: first\n", ["--message", "first"], "commit_message", "first"),
+    (["push", "ckpt", "me/m"], "revision: dev\n", ["--revision", "dev"], "revision", "dev"),
 ]  # fmt: skip
 
 
