@@ -14,6 +14,7 @@ from lore_rag.cli import _apply_config, build_parser, main
 from lore_rag.cli.options import add_config_arguments, config_from_args
 from lore_rag.config import option, positive_int
 from lore_rag.data.builder import BuildConfig
+from lore_rag.data.builder.model_settings import BuildModelSettings
 from lore_rag.data.converters import ConvertConfig
 from lore_rag.demo.app_config import AppConfig
 from lore_rag.errors import ConfigError
@@ -34,6 +35,7 @@ GENERATED = [
     ("qa-eval", LLMSettings, ("max_tokens", "concurrency")),
     ("build-data", BuildConfig, ()),
     ("build-data", LLMSettings, ()),
+    ("build-data", BuildModelSettings, ()),
     ("llm", LLMSettings, ()),
     ("llm", AskSettings, ()),
     ("llm", LocalServerSettings, ()),
@@ -123,6 +125,10 @@ CONFIG_CASES = [
     (["build-data", "in.jsonl", "-o", "o.jsonl"], "no-progress: true\n", ["--no-progress"], "show_progress", False),
     (["build-data", "in.jsonl", "-o", "o.jsonl"], "concurrency: 3\n", ["--concurrency", "3"], "concurrency", 3),
     (["build-data", "in.jsonl", "-o", "o.jsonl"], "offline: true\n", ["--offline"], "offline", True),
+    (["build-data", "in.jsonl", "-o", "o.jsonl"], "anchor-question: 'off'\n", ["--anchor-question", "off"],
+     "anchor_question", "off"),
+    (["build-data", "in.jsonl", "-o", "o.jsonl"], "embedding_model: m\n", ["--embedding-model", "m"],
+     "embedding_model", "m"),
     (
         ["llm", "ask", "hi"],
         "llm-base-url: http://h/v1\n",
@@ -388,3 +394,14 @@ def test_the_local_server_listens_on_the_serve_port_or_a_free_one() -> None:
     given = LocalServerSettings(host="0.0.0.0", port=9003, log_file="s.log")
     assert given.server_options(serving=False) == {"host": "0.0.0.0", "port": 9003, "log_path": "s.log"}
     assert given.server_options(serving=True) == {"host": "0.0.0.0", "port": 9003, "log_path": "s.log"}
+
+
+def test_build_data_anchors_llm_queries_for_the_bundled_model_only_unless_told() -> None:
+    from lore_rag.llm import BUNDLED_MODEL_NAME
+
+    args = _subparser("build-data").parse_args(["a.jsonl", "-o", "b.jsonl"])
+    auto = config_from_args(BuildModelSettings, args)
+    assert auto == BuildModelSettings() and auto.anchors(BUNDLED_MODEL_NAME) and not auto.anchors("gpt-4o-mini")
+    assert config_from_args(BuildConfig, args).anchor_question is False  # BuildConfig's own field has no flag
+    assert BuildModelSettings(anchor_question="on").anchors("gpt-4o-mini")
+    assert not BuildModelSettings(anchor_question="off").anchors(BUNDLED_MODEL_NAME)
