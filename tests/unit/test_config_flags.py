@@ -267,6 +267,9 @@ def test_build_data_takes_its_concurrency_from_the_llm_client_once(monkeypatch, 
     assert main(["build-data", str(raw), "-o", out, "--llm-base-url", "http://h/v1"]) == 0
     assert "concurrency" not in seen["options"] and seen["config"].concurrency == 1  # the client's own default
     assert seen["options"]["base_url"] == "http://h/v1"
+    assert seen["config"].anchor_question is False  # auto: model "m" is not the bundled one
+    assert main(["build-data", str(raw), "-o", out, "--llm-base-url", "http://h/v1", "--anchor-question", "on"]) == 0
+    assert seen["config"].anchor_question is True
 
 
 def test_qa_eval_flags_become_its_run_and_llm_settings(monkeypatch) -> None:
