@@ -11,6 +11,7 @@ from typing import Any
 
 from lore_rag.cli import add_config_option
 from lore_rag.cli.options import add_config_arguments, check_output_file, config_from_args
+from lore_rag.data.builder.model_settings import BuildModelSettings
 from lore_rag.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -48,18 +49,7 @@ def register(subparsers: Any) -> None:
     from lore_rag.data.builder import BuildConfig
 
     add_config_arguments(parser, BuildConfig)
-    parser.add_argument(
-        "--embedding-model",
-        default=None,
-        help="raw model for --mining embedding/hybrid (default: the bundled all-MiniLM-L6-v2)",
-    )
-    parser.add_argument(
-        "--anchor-question",
-        choices=("auto", "on", "off"),
-        default="auto",
-        help="constrain LLM queries to end with the original question (grammar-constrained "
-        "decoding); auto: on for the bundled local model only",
-    )
+    add_config_arguments(parser, BuildModelSettings)
     add_llm_arguments(parser)
     add_config_option(parser)
     parser.set_defaults(func=run)
@@ -70,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from lore_rag.data.builder import BuildConfig, build_data, load_inputs
 
     config = config_from_args(BuildConfig, args)
+    models = config_from_args(BuildModelSettings, args)
     config.show_progress = config.show_progress and not args.quiet
     config.validate()
     output = check_output_file(args.output, "-o/--output")
@@ -78,20 +69,18 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"-o/--output {output}: is also an input; write the tiered rows to another file")
     examples = load_inputs(config)  # bad input fails now, before a model or an LLM is started
     encoder = None
-    if args.mining in ("embedding", "hybrid") and args.embedding_model:
+    if config.mining in ("embedding", "hybrid") and models.embedding_model:
         from lore_rag.models.encoder import LoreEncoder
 
-        encoder = LoreEncoder.raw(args.embedding_model)
+        encoder = LoreEncoder.raw(models.embedding_model)
     if config.offline:
         report = build_data(config, encoder=encoder, examples=examples)
     else:
         from lore_rag.cli.llm import llm_options
-        from lore_rag.llm import BUNDLED_MODEL_NAME, connect
+        from lore_rag.llm import connect
 
         with connect(**llm_options(args)) as client:
-            anchor = (
-                client.model == BUNDLED_MODEL_NAME if args.anchor_question == "auto" else args.anchor_question == "on"
-            )
+            anchor = models.anchors(client.model)
             # questions in flight: --concurrency, else the client's own default (the local server: one at a time)
             llm_config = dataclasses.replace(config, concurrency=client.concurrency, anchor_question=anchor)
             logger.info("LLM: %s at %s", client.model, client.base_url)

@@ -8,33 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from lore_rag.cli import add_config_option
-from lore_rag.cli.options import check_output_file, finite_float, positive_int
+from lore_rag.cli.options import add_config_arguments, check_output_file, config_from_args
+from lore_rag.data.converters.settings import ConvertConfig
 from lore_rag.errors import ConfigError
-
-_FORMATS = ("hotpotqa", "2wiki", "musique", "msmarco", "beir", "table")
-
-# option dest -> formats it applies to
-_SCOPED = {
-    "with_aliases": ("musique",),
-    "prefer_well_formed": ("msmarco",),
-    "split": ("beir",),
-    "candidates": ("beir",),
-    "k": ("beir",),
-    "min_score": ("beir",),
-    "missing_positives": ("beir",),
-    "title_in_chunk": ("beir",),
-    "layout": ("table",),
-    "id_field": ("table",),
-    "query_field": ("table",),
-    "chunk_field": ("table",),
-    "label_field": ("table",),
-    "answer_field": ("table",),
-    "title_field": ("table",),
-    "positives_field": ("table",),
-    "negatives_field": ("table",),
-    "label_threshold": ("table",),
-    "delimiter": ("table",),
-}
 
 _EPILOG = """\
 formats:
@@ -53,54 +29,6 @@ examples:
 """
 
 
-def _add_beir_options(parser: argparse.ArgumentParser) -> None:
-    """The flags of ``convert beir``: qrels split, first-stage candidates, cut-off, relevance and missing golds."""
-    group = parser.add_argument_group("beir")
-    group.add_argument("--split", default="test", help="qrels split (qrels/SPLIT.tsv; default test)")
-    group.add_argument(
-        "--candidates",
-        default="bm25",
-        help="first-stage candidates: a run file (TREC, 'qid docid score' TSV or JSON), "
-        "'bm25' or 'embedding' (default bm25)",
-    )
-    group.add_argument("--k", type=positive_int, default=10, help="candidates per query (default 10)")
-    group.add_argument("--min-score", type=finite_float, default=1.0, help="lowest qrels score that is relevant (1)")
-    group.add_argument(
-        "--missing-positives",
-        choices=("add", "skip", "keep"),
-        default="add",
-        help="gold documents the retriever missed: add them, skip the query, or keep it as is",
-    )
-    group.add_argument("--title-in-chunk", action="store_true", help="chunk text is 'title\\ntext'")
-
-
-def _add_table_options(parser: argparse.ArgumentParser) -> None:
-    """The flags of ``convert table``: layout, column names, label threshold, delimiter."""
-    group = parser.add_argument_group("table (your own CSV / TSV / JSONL)")
-    group.add_argument(
-        "--layout",
-        choices=("auto", "long", "wide", "split"),
-        default="auto",
-        help="long: a line per question-chunk pair; wide: lists of chunks and labels per line; "
-        "split: lists of positive and negative chunks per line (default: guess)",
-    )
-    group.add_argument("--id-field", help="question id column (long rows are grouped by it)")
-    group.add_argument("--query-field", help="question column")
-    group.add_argument("--chunk-field", help="chunk column (a list in the wide layout)")
-    group.add_argument("--label-field", help="relevance column: 1/0, true/false, yes/no or a grade")
-    group.add_argument("--answer-field", help="gold answer column")
-    group.add_argument("--title-field", help="chunk title / source column")
-    group.add_argument("--positives-field", help="split layout: list of relevant chunks")
-    group.add_argument("--negatives-field", help="split layout: list of non-relevant chunks")
-    group.add_argument(
-        "--label-threshold",
-        type=finite_float,
-        default=1.0,
-        help="smallest numeric label that counts as relevant (default 1)",
-    )
-    group.add_argument("--delimiter", help="CSV delimiter (default: tab for .tsv, comma otherwise)")
-
-
 def register(subparsers: Any) -> None:
     """Add the ``convert`` subcommand."""
     parser = subparsers.add_parser(
@@ -112,93 +40,23 @@ def register(subparsers: Any) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("format", choices=_FORMATS, help="input format")
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="input file(s) (a folder for beir)")
-    parser.add_argument("-o", "--output", required=True, help="output JSONL file (.jsonl or .jsonl.gz)")
-    parser.add_argument("--dataset", help="value of the 'dataset' field (default: the format's name)")
-    parser.add_argument("--limit", type=positive_int, help="stop after this many rows (at least 1)")
-    group = parser.add_argument_group("musique / msmarco")
-    group.add_argument(
-        "--with-aliases", action="store_true", help="musique: write the answer as [answer, *answer_aliases]"
-    )
-    group.add_argument(
-        "--prefer-well-formed",
-        action="store_true",
-        help="msmarco: use the first wellFormedAnswers entry as the answer when present",
-    )
-    _add_beir_options(parser)
-    _add_table_options(parser)
+    add_config_arguments(parser, ConvertConfig)
     add_config_option(parser)
     parser.set_defaults(func=run)
-
-
-def _options(args: argparse.Namespace, parser_defaults: dict[str, Any]) -> dict[str, Any]:
-    fmt = args.format
-    for dest, formats in _SCOPED.items():
-        if fmt not in formats and getattr(args, dest) != parser_defaults.get(dest):
-            flag = "--" + dest.replace("_", "-")
-            raise ConfigError(f"{flag} applies to {', '.join(formats)} only, not to {fmt}")
-    options: dict[str, Any] = {}
-    if args.dataset is not None:
-        options["dataset"] = args.dataset
-    if fmt == "musique":
-        options["with_aliases"] = args.with_aliases
-    elif fmt == "msmarco":
-        options["prefer_well_formed"] = args.prefer_well_formed
-    elif fmt == "beir":
-        options.update(
-            split=args.split,
-            candidates=args.candidates,
-            k=args.k,
-            min_score=args.min_score,
-            missing_positives=args.missing_positives,
-            title_in_chunk=args.title_in_chunk,
-            show_progress=not args.quiet,
-        )
-    elif fmt == "table":
-        from lore_rag.data.converters import TableMapping
-
-        options["mapping"] = TableMapping(
-            id_field=args.id_field,
-            query_field=args.query_field,
-            chunk_field=args.chunk_field,
-            label_field=args.label_field,
-            answer_field=args.answer_field,
-            title_field=args.title_field,
-            positives_field=args.positives_field,
-            negatives_field=args.negatives_field,
-            layout=args.layout,
-            label_threshold=args.label_threshold,
-            delimiter=args.delimiter,
-        )
-    return options
-
-
-_DEFAULTS = {
-    "with_aliases": False,
-    "prefer_well_formed": False,
-    "split": "test",
-    "candidates": "bm25",
-    "k": 10,
-    "min_score": 1.0,
-    "missing_positives": "add",
-    "title_in_chunk": False,
-    "layout": "auto",
-    "label_threshold": 1.0,
-}
 
 
 def run(args: argparse.Namespace) -> int:
     """Convert, write the output atomically and print the counts."""
     from lore_rag.data.converters import convert_to_file
 
-    options = _options(args, _DEFAULTS)
-    output = check_output_file(args.output, "-o/--output")
-    for raw in args.inputs:
+    config = config_from_args(ConvertConfig, args)
+    options = config.converter_options(show_progress=not args.quiet)
+    output = check_output_file(config.output, "-o/--output")
+    for raw in config.inputs:
         if Path(raw).resolve() == output.resolve():
             raise ConfigError(f"-o/--output {output}: is also an input; write the rows to another file")
-    counts = convert_to_file(args.format, args.inputs, args.output, limit=args.limit, **options)
-    print(f"wrote {counts['rows']} rows ({counts['chunks']} chunks) to {args.output}")
+    counts = convert_to_file(config.format, config.inputs, config.output, limit=config.limit, **options)
+    print(f"wrote {counts['rows']} rows ({counts['chunks']} chunks) to {config.output}")
     if counts["no_positive"]:
         print(f"  {counts['no_positive']} row(s) have no gold chunk; readers and build-data skip them", file=sys.stderr)
     return 0

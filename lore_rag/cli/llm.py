@@ -11,13 +11,11 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from lore_rag.cli.options import add_config_arguments, check_port_free, config_from_args, port_number
+from lore_rag.cli.options import add_config_arguments, check_port_free, config_from_args
 from lore_rag.errors import ConfigError
-
-if TYPE_CHECKING:
-    from lore_rag.llm.settings import LLMSettings
+from lore_rag.llm.settings import AskSettings, LLMSettings, LocalServerSettings
 
 __all__ = ["add_llm_arguments", "llm_options", "llm_settings", "register", "run"]
 
@@ -46,15 +44,11 @@ def add_llm_arguments(parser: argparse.ArgumentParser, **options: Any) -> None:
         parser: The command's parser.
         **options: For :func:`~lore_rag.cli.options.add_config_arguments` (``skip``, ``overrides``, ``deprecated``).
     """
-    from lore_rag.llm.settings import LLMSettings
-
     add_config_arguments(parser, LLMSettings, **options)
 
 
 def llm_settings(args: argparse.Namespace, **values: Any) -> LLMSettings:
     """The :class:`~lore_rag.llm.settings.LLMSettings` of the flags of :func:`add_llm_arguments` (``values`` win)."""
-    from lore_rag.llm.settings import LLMSettings
-
     return config_from_args(LLMSettings, args, **values)
 
 
@@ -75,18 +69,9 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("action", choices=("serve", "ask"), help="serve or ask (see below)")
-    parser.add_argument("question", nargs="?", help="the question (ask)")
     add_config_option(parser)
-    ask = parser.add_argument_group("ask")
-    ask.add_argument("--context", action="append", default=None, metavar="TEXT", help="a retrieved chunk (repeatable)")
-    ask.add_argument("--context-file", metavar="FILE", help="chunks, one per line")
-    ask.add_argument("--long", action="store_true", help="with --context: a few sentences, not a short answer")
-    ask.add_argument("--system", help="system message (without --context)")
-    ask.add_argument("--json", action="store_true", help="print one JSON object (answer, cited, model, seconds)")
-    serve = parser.add_argument_group("serve (and the local server that ask may start)")
-    serve.add_argument("--host", default="127.0.0.1", help="listen address (default: 127.0.0.1, no auth!)")
-    serve.add_argument("--port", type=port_number, help="listen port (default: serve 8080, ask a free port)")
-    serve.add_argument("--log-file", help="server log file (default: serve the terminal, ask a temporary file)")
+    add_config_arguments(parser, AskSettings)
+    add_config_arguments(parser, LocalServerSettings)
     add_llm_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -98,27 +83,18 @@ def run(args: argparse.Namespace) -> int:
     return _ask(args)
 
 
-def _server_options(args: argparse.Namespace, *, serving: bool) -> dict[str, Any]:
-    options: dict[str, Any] = {"host": args.host}
-    port = args.port if args.port is not None else (8080 if serving else None)
-    if port is not None:
-        options["port"] = port
-    if args.log_file or serving:
-        options["log_path"] = args.log_file or "-"
-    return options
-
-
 def _serve(args: argparse.Namespace) -> int:
     from lore_rag.llm import LocalLLMServer
 
     if args.question:
         raise ConfigError("lore-rag llm serve takes no question (did you mean: lore-rag llm ask ...?)")
-    options = llm_options(args)
-    server_options = _server_options(args, serving=True)
+    settings = llm_settings(args)
+    options = settings.connect_options()
+    server_options = config_from_args(LocalServerSettings, args).server_options(serving=True)
     check_port_free(server_options["host"], server_options["port"])  # before the model loads
     server = LocalLLMServer(
-        args.llm_gguf,
-        model_alias=args.llm_model,
+        settings.llm_gguf,
+        model_alias=settings.llm_model,
         **server_options,
         **options.get("server_options", {}),
     )
@@ -144,11 +120,13 @@ def _ask(args: argparse.Namespace) -> int:
     from lore_rag.llm import connect
     from lore_rag.llm.prompts import answer_messages, parse_answer
 
-    if not (args.question or "").strip():
+    ask = config_from_args(AskSettings, args)
+    question = ask.question or ""
+    if not question.strip():
         raise ConfigError('lore-rag llm ask needs a question: lore-rag llm ask "What is ...?"')
-    chunks = list(args.context or [])
-    if args.context_file:
-        path = Path(args.context_file)
+    chunks = list(ask.context or [])
+    if ask.context_file:
+        path = Path(ask.context_file)
         try:
             chunks += [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         except OSError as exc:
@@ -156,21 +134,22 @@ def _ask(args: argparse.Namespace) -> int:
         except UnicodeDecodeError as exc:
             raise ConfigError(f"--context-file {path}: not UTF-8 text (byte {exc.start + 1})") from None
     options = llm_options(args)
-    server_options = {**_server_options(args, serving=False), **options.pop("server_options", {})}
+    local_server = config_from_args(LocalServerSettings, args).server_options(serving=False)
+    server_options = {**local_server, **options.pop("server_options", {})}
     started = time.monotonic()
     with connect(**options, server_options=server_options) as llm:
         ready = time.monotonic()
         if chunks:
-            reply = llm.chat(answer_messages(args.question, chunks, short=not args.long))
-            answer = parse_answer(reply, chunk_ids=[str(i) for i in range(1, len(chunks) + 1)], short=not args.long)
+            reply = llm.chat(answer_messages(question, chunks, short=not ask.long))
+            answer = parse_answer(reply, chunk_ids=[str(i) for i in range(1, len(chunks) + 1)], short=not ask.long)
             text, cited = answer.text, answer.cited
         else:
-            messages = [{"role": "system", "content": args.system}] if args.system else []
-            messages.append({"role": "user", "content": args.question})
+            messages = [{"role": "system", "content": ask.system}] if ask.system else []
+            messages.append({"role": "user", "content": question})
             reply = llm.chat(messages)
             text, cited = reply.strip(), []
         seconds = time.monotonic() - ready
-        if args.json:
+        if ask.json:
             record = {
                 "answer": text,
                 "cited": cited,

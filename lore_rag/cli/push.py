@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from lore_rag.cli import add_config_option
+from lore_rag.cli.options import add_config_arguments, config_from_args
+from lore_rag.models.hub import PushConfig
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``push`` subcommand."""
@@ -16,26 +20,14 @@ def register(sub: argparse._SubParsersAction) -> None:
             "access and a token (HF_TOKEN or `hf auth login`)."
         ),
     )
-    parser.add_argument("checkpoint", help="checkpoint folder, or a training output folder")
-    parser.add_argument("repo_id", help="Hub repo id: user/name")
-    parser.add_argument("--private", action="store_true", help="create the repo private")
-    parser.add_argument("--revision", help="branch to commit to")
-    parser.add_argument("--token", help="Hub token (default: HF_TOKEN or the cached login)")
-    parser.add_argument("--message", help="commit message")
+    add_config_arguments(parser, PushConfig)
+    add_config_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Push and print where it went."""
-    from lore_rag.models.hub import push_checkpoint
-
-    url = push_checkpoint(
-        args.checkpoint,
-        args.repo_id,
-        private=args.private,
-        token=args.token,
-        revision=args.revision,
-        commit_message=args.message,
-    )
-    print(f"pushed {args.checkpoint} to {args.repo_id}: {url}")
+    config = config_from_args(PushConfig, args)
+    url = config.push()
+    print(f"pushed {config.checkpoint} to {config.repo_id}: {url}")
     return 0

@@ -33,9 +33,13 @@ from lore_rag.llm.local_server import (
     default_threads,
     missing_server_packages,
 )
+from lore_rag.llm.settings import AskSettings, LLMSettings, LocalServerSettings
 
 __all__ = [
     "BUNDLED_MODEL_NAME",
+    "AskSettings",
+    "LLMSettings",
+    "LocalServerSettings",
     "DEFAULT_OPENAI_MODEL",
     "JSON_MODES",
     "LLMClient",

@@ -3,6 +3,8 @@
 ``lore-rag llm``, ``build-data``, ``qa-eval`` and ``app`` all take these as ``--llm-base-url``, ``--llm-model``,
 ``--llm-gguf``, ``--api-key``, ... (generated from :class:`LLMSettings`). The spellings used before
 (``--base-url``, ``--model``, ``--model-path``) still work for one release and print a deprecation warning.
+``lore-rag llm`` adds :class:`AskSettings` (the question and its chunks) and :class:`LocalServerSettings` (where
+the local llama.cpp server listens).
 """
 
 from __future__ import annotations
@@ -10,12 +12,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lore_rag.config import non_negative_float, non_negative_int, option, positive_float, positive_int
+from lore_rag.config import (
+    non_negative_float,
+    non_negative_int,
+    option,
+    port_number,
+    positive_float,
+    positive_int,
+)
 
-__all__ = ["LLM_GROUP", "LLMSettings"]
+__all__ = ["ASK_GROUP", "LLM_GROUP", "SERVE_GROUP", "AskSettings", "LLMSettings", "SERVE_PORT", "LocalServerSettings"]
 
 #: The ``--help`` section of the LLM flags.
 LLM_GROUP = "LLM endpoint (default: $OPENAI_BASE_URL, else the bundled local model)"
+#: The ``--help`` section of the flags of ``lore-rag llm ask``.
+ASK_GROUP = "ask"
+#: The ``--help`` section of the local server's flags.
+SERVE_GROUP = "serve (and the local server that ask may start)"
+#: The port ``lore-rag llm serve`` listens on when none is given.
+SERVE_PORT = 8080
 
 
 @dataclass
@@ -85,4 +100,50 @@ class LLMSettings:
         server = {name: getattr(self, name) for name in ("n_threads", "n_ctx") if getattr(self, name) is not None}
         if server:
             options["server_options"] = server
+        return options
+
+
+@dataclass
+class AskSettings:
+    """One question for ``lore-rag llm ask``: the chunks to answer from, the answer's length, the output form."""
+
+    question: str | None = option("the question (ask)", None, flags=("question",), nargs="?")
+    context: list[str] | None = option(
+        "a retrieved chunk (repeatable)", None, action="append", metavar="TEXT", group=ASK_GROUP
+    )
+    context_file: str | None = option("chunks, one per line", None, metavar="FILE", group=ASK_GROUP)
+    long: bool = option(
+        "with --context: a few sentences, not a short answer", False, action="store_true", group=ASK_GROUP
+    )
+    system: str | None = option("system message (without --context)", None, group=ASK_GROUP)
+    json: bool = option(
+        "print one JSON object (answer, cited, model, seconds)", False, action="store_true", group=ASK_GROUP
+    )
+
+
+@dataclass
+class LocalServerSettings:
+    """Where the local llama.cpp server listens and logs (``lore-rag llm serve``, and the one ``ask`` may start)."""
+
+    host: str = option("listen address (default: 127.0.0.1, no auth!)", "127.0.0.1", group=SERVE_GROUP)
+    port: int | None = option(
+        f"listen port (default: serve {SERVE_PORT}, ask a free port)", None, type=port_number, group=SERVE_GROUP
+    )
+    log_file: str | None = option(
+        "server log file (default: serve the terminal, ask a temporary file)", None, group=SERVE_GROUP
+    )
+
+    def server_options(self, *, serving: bool) -> dict[str, Any]:
+        """Keyword arguments of :class:`~lore_rag.llm.LocalLLMServer` (``host``, ``port``, ``log_path``).
+
+        Args:
+            serving: ``True`` for ``lore-rag llm serve``: port :data:`SERVE_PORT` and the log on the terminal
+                unless set; ``False`` for a server started for one command: a free port, a temporary log file.
+        """
+        options: dict[str, Any] = {"host": self.host}
+        port = self.port if self.port is not None else (SERVE_PORT if serving else None)
+        if port is not None:
+            options["port"] = port
+        if self.log_file or serving:
+            options["log_path"] = self.log_file or "-"
         return options

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     )
     from lore_rag.models.doc_cache import DocEmbeddingCache
     from lore_rag.models.encoder import LoreEncoder, load_checkpoint
-    from lore_rag.models.hub import push_checkpoint
+    from lore_rag.models.hub import PushConfig, push_checkpoint
     from lore_rag.models.loading import (
         document_prompt,
         embedding_dim,
@@ -42,6 +42,7 @@ __all__ = [
     "DocEmbeddingCache",
     "LoreEncoder",
     "MANIFEST_NAME",
+    "PushConfig",
     "bundled_model_path",
     "document_prompt",
     "embedding_dim",
@@ -69,6 +70,7 @@ _EXPORTS = {
     "DocEmbeddingCache": "lore_rag.models.doc_cache",
     "LoreEncoder": "lore_rag.models.encoder",
     "MANIFEST_NAME": "lore_rag.models.checkpoint",
+    "PushConfig": "lore_rag.models.hub",
     "bundled_model_path": "lore_rag.defaults",
     "document_prompt": "lore_rag.models.loading",
     "embedding_dim": "lore_rag.models.loading",

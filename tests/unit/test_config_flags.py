@@ -14,11 +14,15 @@ from lore_rag.cli import _apply_config, build_parser, main
 from lore_rag.cli.options import add_config_arguments, config_from_args
 from lore_rag.config import option, positive_int
 from lore_rag.data.builder import BuildConfig
+from lore_rag.data.builder.model_settings import BuildModelSettings
+from lore_rag.data.converters import ConvertConfig
 from lore_rag.demo.app_config import AppConfig
+from lore_rag.errors import ConfigError
 from lore_rag.evaluation.eval_config import EvalConfig
 from lore_rag.evaluation.qa_run import QAEvalConfig
 from lore_rag.evaluation.tradeoff import TradeoffConfig
-from lore_rag.llm.settings import LLMSettings
+from lore_rag.llm.settings import SERVE_PORT, AskSettings, LLMSettings, LocalServerSettings
+from lore_rag.models.hub import PushConfig
 from lore_rag.retrieval.settings import EncoderSettings, IndexConfig, QueryConfig, StoreSettings
 from lore_rag.training.args import TrainConfig
 
@@ -31,7 +35,12 @@ GENERATED = [
     ("qa-eval", LLMSettings, ("max_tokens", "concurrency")),
     ("build-data", BuildConfig, ()),
     ("build-data", LLMSettings, ()),
+    ("build-data", BuildModelSettings, ()),
     ("llm", LLMSettings, ()),
+    ("llm", AskSettings, ()),
+    ("llm", LocalServerSettings, ()),
+    ("convert", ConvertConfig, ()),
+    ("push", PushConfig, ()),
     ("app", LLMSettings, ()),
     ("app", AppConfig, ()),
     ("index", IndexConfig, ()),
@@ -116,6 +125,10 @@ CONFIG_CASES = [
     (["build-data", "in.jsonl", "-o", "o.jsonl"], "no-progress: true\n", ["--no-progress"], "show_progress", False),
     (["build-data", "in.jsonl", "-o", "o.jsonl"], "concurrency: 3\n", ["--concurrency", "3"], "concurrency", 3),
     (["build-data", "in.jsonl", "-o", "o.jsonl"], "offline: true\n", ["--offline"], "offline", True),
+    (["build-data", "in.jsonl", "-o", "o.jsonl"], "anchor-question: 'off'\n", ["--anchor-question", "off"],
+     "anchor_question", "off"),
+    (["build-data", "in.jsonl", "-o", "o.jsonl"], "embedding_model: m\n", ["--embedding-model", "m"],
+     "embedding_model", "m"),
     (
         ["llm", "ask", "hi"],
         "llm-base-url: http://h/v1\n",
@@ -132,7 +145,32 @@ CONFIG_CASES = [
     (["app"], "data-dir: [a, b]\n", ["--data-dir", "a", "--data-dir", "b"], "data_dirs", ["a", "b"]),
     (["app"], "no-index-data: true\n", ["--no-index-data"], "index_data", False),
     (["app"], "top-k: 7\n", ["-k", "7"], "top_k", 7),
-]
+    (["convert", "hotpotqa", "a.json", "-o", "o.jsonl"], "limit: 5\n", ["--limit", "5"], "limit", 5),
+    (["convert", "hotpotqa", "a.json", "-o", "o.jsonl"], "dataset: ours\n", ["--dataset", "ours"], "dataset", "ours"),
+    (["convert", "musique", "a.jsonl", "-o", "o.jsonl"], "with-aliases: true\n", ["--with-aliases"], "with_aliases",
+     True),
+    (["convert", "beir", "d", "-o", "o.jsonl"], "min_score: 2\n", ["--min-score", "2"], "min_score", 2.0),
+    (["convert", "beir", "d", "-o", "o.jsonl"], "missing-positives: skip\n", ["--missing-positives", "skip"],
+     "missing_positives", "skip"),
+    (["convert", "beir", "d", "-o", "o.jsonl"], "title-in-chunk: true\n", ["--title-in-chunk"], "title_in_chunk", True),
+    (["convert", "table", "t.csv", "-o", "o.jsonl"], "layout: wide\n", ["--layout", "wide"], "layout", "wide"),
+    (["convert", "table", "t.csv", "-o", "o.jsonl"], "label-threshold: 2.5\n", ["--label-threshold", "2.5"],
+     "label_threshold", 2.5),
+    (["llm", "ask", "hi"], "context: [a, b]\n", ["--context", "a", "--context", "b"], "context", ["a", "b"]),
+    (["llm", "ask", "hi"], "context_file: c.txt\n", ["--context-file", "c.txt"], "context_file", "c.txt"),
+    (["llm", "ask", "hi"], "long: true\n", ["--long"], "long", True),
+    (["llm", "ask", "hi"], "system: be brief\n", ["--system", "be brief"], "system", "be brief"),
+    (["llm", "ask", "hi"], "json: true\n", ["--json"], "json", True),
+    (["llm", "serve"], "host: 0.0.0.0\n", ["--host", "0.0.0.0"], "host", "0.0.0.0"),
+    (["llm", "serve"], "port: 9001\n", ["--port", "9001"], "port", 9001),
+    (["llm", "serve"], "log-file: s.log\n", ["--log-file", "s.log"], "log_file", "s.log"),
+    (["llm", "serve"], "n-threads: 2\n", ["--n-threads", "2"], "n_threads", 2),
+    (["llm", "ask", "hi"], "max_tokens: 16\n", ["--max-tokens", "16"], "max_tokens", 16),
+    (["push", "ckpt", "me/m"], "private: true\n", ["--private"], "private", True),
+    (["push", "ckpt", "me/m"], "message: first\n", ["--message", "first"], "commit_message", "first"),
+    (["push", "ckpt", "me/m"], "commit_message: first\n", ["--message", "first"], "commit_message", "first"),
+    (["push", "ckpt", "me/m"], "revision: dev\n", ["--revision", "dev"], "revision", "dev"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -229,6 +267,9 @@ def test_build_data_takes_its_concurrency_from_the_llm_client_once(monkeypatch, 
     assert main(["build-data", str(raw), "-o", out, "--llm-base-url", "http://h/v1"]) == 0
     assert "concurrency" not in seen["options"] and seen["config"].concurrency == 1  # the client's own default
     assert seen["options"]["base_url"] == "http://h/v1"
+    assert seen["config"].anchor_question is False  # auto: model "m" is not the bundled one
+    assert main(["build-data", str(raw), "-o", out, "--llm-base-url", "http://h/v1", "--anchor-question", "on"]) == 0
+    assert seen["config"].anchor_question is True
 
 
 def test_qa_eval_flags_become_its_run_and_llm_settings(monkeypatch) -> None:
@@ -250,3 +291,120 @@ def test_qa_eval_flags_become_its_run_and_llm_settings(monkeypatch) -> None:
     options = llm.connect_options()
     assert options["base_url"] == "http://h/v1" and options["api_key"] == "sk-test"
     assert options["max_tokens"] == 8 and options["timeout"] == 120.0 and "concurrency" not in options
+
+
+def test_a_convert_config_file_and_its_flags_give_the_same_convert_config(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("k: 3\n", encoding="utf-8")
+    from_file = _apply_config(build_parser(), ["convert", "beir", "d", "-o", "out.jsonl", "--config", str(config)])
+    from_flag = _apply_config(build_parser(), ["convert", "beir", "d", "-o", "out.jsonl", "--k", "3"])
+    assert config_from_args(ConvertConfig, from_file) == config_from_args(ConvertConfig, from_flag)
+    assert config_from_args(ConvertConfig, from_flag) == ConvertConfig(
+        format="beir", inputs=["d"], output="out.jsonl", k=3
+    )
+
+
+@pytest.mark.parametrize(
+    ("head", "text", "message"),
+    [
+        (["convert", "beir", "d", "-o", "o.jsonl"], "k: 0\n", "field 'k': must be at least 1, got 0"),
+        (["convert", "table", "t.csv", "-o", "o.jsonl"], "layout: tall\n", "field 'layout': expected one of auto"),
+        (["convert", "beir", "d", "-o", "o.jsonl"], "min-score: .nan\n", "field 'min-score': must be a finite number"),
+        (["llm", "serve"], "port: 70000\n", "field 'port': must be a port number from 1 to 65535, got 70000"),
+        (["llm", "ask", "hi"], "context: {a: 1}\n", "field 'context': expected a single value, got a mapping"),
+        (["llm", "ask", "hi"], "json: 1\n", "field 'json': expected true or false, got 1"),
+        (["llm", "ask", "hi"], "hostname: h\n", "field 'hostname': not an option of 'lore-rag llm'"),
+    ],
+)
+def test_a_bad_config_value_of_convert_or_llm_is_one_line_naming_file_and_field(
+    head, text, message, tmp_path: Path, capsys
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(text, encoding="utf-8")
+    assert main([*head, "--config", str(config)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"lore-rag: error: {config}: ") and message in err[0], err
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag", "message"),
+    [
+        (["convert", "beir", "d", "-o", "o.jsonl", "--k", "0"], "--k", "at least 1"),
+        (["convert", "table", "t.csv", "-o", "o.jsonl", "--label-threshold", "inf"], "--label-threshold", "finite"),
+        (["convert", "hotpotqa", "a.json", "-o", "o.jsonl", "--limit", "-2"], "--limit", "at least 1"),
+        (["llm", "serve", "--port", "0"], "--port", "port number from 1 to 65535"),
+        (["push", "ckpt"], "repo_id", "required"),
+    ],
+)
+def test_a_bad_value_of_a_generated_convert_llm_or_push_flag_is_one_line(argv, flag, message, capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and flag in err[0] and message in err[0], err
+
+
+def test_a_format_option_set_in_a_config_file_for_another_format_is_refused(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("k: 5\n", encoding="utf-8")
+    table = tmp_path / "t.csv"
+    table.write_text("query,chunk,label\nwho?,a,1\n", encoding="utf-8")
+    assert main(["convert", "table", str(table), "-o", str(tmp_path / "o.jsonl"), "--config", str(config)]) == 1
+    assert capsys.readouterr().err.strip() == "lore-rag: error: --k applies to beir only, not to table"
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_convert_options_follow_the_format() -> None:
+    base = {"inputs": ["x"], "output": "o.jsonl"}
+    assert ConvertConfig(format="hotpotqa", **base).converter_options() == {}
+    assert ConvertConfig(format="musique", dataset="m", **base).converter_options() == {
+        "dataset": "m",
+        "with_aliases": False,
+    }
+    beir = ConvertConfig(format="beir", k=4, **base).converter_options(show_progress=False)
+    assert beir == {
+        "split": "test",
+        "candidates": "bm25",
+        "k": 4,
+        "min_score": 1.0,
+        "missing_positives": "add",
+        "title_in_chunk": False,
+        "show_progress": False,
+    }
+    mapping = ConvertConfig(format="table", query_field="q", delimiter=";", **base).converter_options()["mapping"]
+    assert (mapping.query_field, mapping.delimiter, mapping.layout) == ("q", ";", "auto")
+    with pytest.raises(ConfigError, match="--prefer-well-formed applies to msmarco only, not to beir"):
+        ConvertConfig(format="beir", prefer_well_formed=True, **base).converter_options()
+
+
+def test_the_llm_and_push_flags_rebuild_their_settings() -> None:
+    serve = _subparser("llm").parse_args(["serve"])
+    assert config_from_args(AskSettings, serve) == AskSettings()
+    assert config_from_args(LocalServerSettings, serve) == LocalServerSettings()
+    ask = _subparser("llm").parse_args(["ask", "why?", "--context", "a", "--long", "--port", "9002"])
+    assert config_from_args(AskSettings, ask) == AskSettings(question="why?", context=["a"], long=True)
+    assert config_from_args(LocalServerSettings, ask).port == 9002
+    push = _subparser("push").parse_args(["runs/x", "me/model", "--private", "--message", "first"])
+    assert config_from_args(PushConfig, push) == PushConfig(
+        checkpoint="runs/x", repo_id="me/model", private=True, commit_message="first"
+    )
+
+
+def test_the_local_server_listens_on_the_serve_port_or_a_free_one() -> None:
+    default = LocalServerSettings()
+    assert default.server_options(serving=True) == {"host": "127.0.0.1", "port": SERVE_PORT, "log_path": "-"}
+    assert default.server_options(serving=False) == {"host": "127.0.0.1"}  # a free port, a temporary log
+    given = LocalServerSettings(host="0.0.0.0", port=9003, log_file="s.log")
+    assert given.server_options(serving=False) == {"host": "0.0.0.0", "port": 9003, "log_path": "s.log"}
+    assert given.server_options(serving=True) == {"host": "0.0.0.0", "port": 9003, "log_path": "s.log"}
+
+
+def test_build_data_anchors_llm_queries_for_the_bundled_model_only_unless_told() -> None:
+    from lore_rag.llm import BUNDLED_MODEL_NAME
+
+    args = _subparser("build-data").parse_args(["a.jsonl", "-o", "b.jsonl"])
+    auto = config_from_args(BuildModelSettings, args)
+    assert auto == BuildModelSettings() and auto.anchors(BUNDLED_MODEL_NAME) and not auto.anchors("gpt-4o-mini")
+    assert config_from_args(BuildConfig, args).anchor_question is False  # BuildConfig's own field has no flag
+    assert BuildModelSettings(anchor_question="on").anchors("gpt-4o-mini")
+    assert not BuildModelSettings(anchor_question="off").anchors(BUNDLED_MODEL_NAME)

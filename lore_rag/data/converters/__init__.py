@@ -29,6 +29,7 @@ from lore_rag.data.converters.beir import iter_beir, read_qrels, read_run
 from lore_rag.data.converters.hotpotqa import iter_hotpotqa
 from lore_rag.data.converters.msmarco import iter_msmarco
 from lore_rag.data.converters.musique import iter_musique
+from lore_rag.data.converters.settings import CONVERT_FORMATS, ConvertConfig
 from lore_rag.data.converters.table import TableMapping, iter_table
 from lore_rag.data.converters.twowiki import iter_twowiki
 from lore_rag.data.io import write_examples
@@ -36,7 +37,9 @@ from lore_rag.data.schema import Example
 from lore_rag.errors import ConfigError, DataError
 
 __all__ = [
+    "CONVERT_FORMATS",
     "FORMATS",
+    "ConvertConfig",
     "TableMapping",
     "convert",
     "convert_to_file",
