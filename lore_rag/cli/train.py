@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from lore_rag.cli.options import add_config_arguments
+from lore_rag.cli.options import add_config_arguments, config_from_args
 from lore_rag.training.args import LOSSES, TrainConfig
+from lore_rag.training.pipeline import ComparisonConfig
 
 #: How ``train`` spells the flags of the :class:`TrainConfig` fields whose flag is not ``--field-name``.
 _FLAGS: dict[str, dict[str, Any]] = {
@@ -40,23 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_config_option(parser)
     add_config_arguments(parser, TrainConfig, overrides=_FLAGS)
-    parser.add_argument(
-        "--seeds", type=int, nargs="+", metavar="N", help="train and evaluate each seed; report mean ± std"
-    )
-    parser.add_argument(
-        "--compare",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="train both InfoNCE and LORE and print raw vs InfoNCE vs LORE (default: on when no --train is given)",
-    )
-    parser.add_argument("--eval", dest="eval_files", nargs="+", metavar="FILE", help="extra files to evaluate on")
-    parser.add_argument(
-        "--corpus-eval",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="with --compare/--seeds/--eval, also evaluate corpus-wide (one index of all chunks, paired differences "
-        "from the raw model with 95%% intervals)",
-    )
+    add_config_arguments(parser, ComparisonConfig)
     parser.set_defaults(func=run)
     from lore_rag.cli import push
 
@@ -65,21 +49,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run training as the flags say and print the result table."""
-    from lore_rag.training.pipeline import train_and_evaluate
+    from lore_rag.training.pipeline import ComparisonConfig, train_and_evaluate
 
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
-    config = TrainConfig(**values)
+    config = config_from_args(TrainConfig, args)
+    comparison = config_from_args(ComparisonConfig, args)
     started = time.perf_counter()
-    comparing = args.compare if args.compare is not None else not config.train_files
-    seeds = args.seeds or [config.seed]
-    if comparing or len(seeds) > 1 or args.eval_files:
-        losses = ("infonce", "lore") if comparing else (config.loss,)
-        eval_files = list(args.eval_files or [])
-        if config.validation_file or not config.train_files:
-            from lore_rag.defaults import bundled_validation_path
-
-            eval_files.insert(0, config.validation_file or str(bundled_validation_path()))
-        result = train_and_evaluate(config, losses=losses, seeds=seeds, eval_files=eval_files, corpus=args.corpus_eval)
+    losses = comparison.losses(config)
+    if losses is not None:
+        result = train_and_evaluate(
+            config,
+            losses=losses,
+            seeds=comparison.seeds or [config.seed],
+            eval_files=comparison.files(config),
+            corpus=comparison.corpus_eval,
+        )
         for table in result.tables.values():
             print(table)
             print()

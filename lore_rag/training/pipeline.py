@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lore_rag.config import option
 from lore_rag.data.io import read_examples
 from lore_rag.defaults import bundled_validation_path
 from lore_rag.evaluation.corpus import format_corpus_table
@@ -28,7 +29,7 @@ from lore_rag.models.encoder import LoreEncoder
 from lore_rag.training.args import TrainConfig
 from lore_rag.training.trainer import TrainResult, train
 
-__all__ = ["ComparisonResult", "compare", "train_and_evaluate"]
+__all__ = ["ComparisonConfig", "ComparisonResult", "compare", "train_and_evaluate"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,40 @@ CORPUS_DIFFERENCES = {
     "rewritten": ("P@3", "P@10", "MRR@10", "N1@3"),
     "original": ("P@3", "P@10", "MRR@10"),
 }
+
+
+@dataclasses.dataclass
+class ComparisonConfig:
+    """What ``lore-rag train`` compares besides one :class:`TrainConfig` run: losses, seeds, files, protocols."""
+
+    seeds: list[int] | None = option(
+        "train and evaluate each seed; report mean ± std", None, metavar="N", type=int, nargs="+"
+    )
+    compare: bool | None = option(
+        "train both InfoNCE and LORE and print raw vs InfoNCE vs LORE (default: on when no --train is given)", None
+    )
+    eval_files: list[str] | None = option(
+        "extra files to evaluate on", None, flags=("--eval",), metavar="FILE", nargs="+"
+    )
+    corpus_eval: bool = option(
+        "with --compare/--seeds/--eval, also evaluate corpus-wide (one index of all chunks, paired differences "
+        "from the raw model with 95%% intervals)",
+        True,
+    )
+
+    def losses(self, config: TrainConfig) -> tuple[str, ...] | None:
+        """The losses to train and compare, or ``None`` for one plain :func:`train` run."""
+        comparing = self.compare if self.compare is not None else not config.train_files
+        if not (comparing or len(self.seeds or []) > 1 or self.eval_files):
+            return None
+        return ("infonce", "lore") if comparing else (config.loss,)
+
+    def files(self, config: TrainConfig) -> list[str]:
+        """The files to evaluate on: the validation file (the bundled one with the bundled data), then ``--eval``."""
+        files = list(self.eval_files or [])
+        if config.validation_file or not config.train_files:
+            files.insert(0, str(config.validation_file or bundled_validation_path()))
+        return files
 
 
 @dataclasses.dataclass

@@ -27,8 +27,11 @@ from lore_rag.retrieval.settings import EncoderSettings, IndexConfig, QueryConfi
 from lore_rag.training.args import TrainConfig
 
 #: command -> (config dataclass, fields the command declares itself or leaves out)
+from lore_rag.training.pipeline import ComparisonConfig  # noqa: E402
+
 GENERATED = [
     ("train", TrainConfig, ()),
+    ("train", ComparisonConfig, ()),
     ("tradeoff", TradeoffConfig, ()),
     ("eval", EvalConfig, ()),
     ("qa-eval", QAEvalConfig, ()),
@@ -408,3 +411,23 @@ def test_build_data_anchors_llm_queries_for_the_bundled_model_only_unless_told()
     assert config_from_args(BuildConfig, args).anchor_question is False  # BuildConfig's own field has no flag
     assert BuildModelSettings(anchor_question="on").anchors("gpt-4o-mini")
     assert not BuildModelSettings(anchor_question="off").anchors(BUNDLED_MODEL_NAME)
+
+
+@pytest.mark.parametrize(
+    ("argv", "losses", "files"),
+    [
+        ([], ("infonce", "lore"), 1),  # no data: the default comparison on the bundled validation set
+        (["--train", "t.jsonl"], None, 0),  # one plain run
+        (["--train", "t.jsonl", "--seeds", "0", "1"], ("lore",), 0),
+        (["--train", "t.jsonl", "--compare", "--validation", "v.jsonl", "--eval", "e.jsonl"], ("infonce", "lore"), 2),
+    ],
+)
+def test_train_comparison_flags_choose_the_run(argv, losses, files) -> None:
+    from lore_rag.cli import build_parser
+    from lore_rag.config import config_from_args
+
+    args = build_parser().parse_args(["train", *argv])
+    config, comparison = config_from_args(TrainConfig, args), config_from_args(ComparisonConfig, args)
+    assert comparison.losses(config) == losses
+    if losses is not None:
+        assert len(comparison.files(config)) == files
