@@ -512,12 +512,16 @@ def _conclude(files: _OutputFiles, todo: list[Example], done: set[str], written:
     report.total_skipped = len({r["id"] for r in all_skips} - done - written)
 
 
-def _prepare(
+def _plan_question(
     config: BuildConfig,
     example: Example,
     miner: DistractorMiner | None,
     sampler: RelationSampler,
 ) -> _Task | _Outcome:
+    """Skip a question with no positive or no negative chunk; else decide whether to rewrite it, and with what.
+
+    The candidates and the relation are drawn from a seed of the question's id, so they do not depend on order.
+    """
     positives = [i for i, t in enumerate(example.tiers) if t == Tier.POSITIVE]
     if not positives:
         return _Outcome(skip="no_positive", detail=PRE_SKIPS["no_positive"])
@@ -533,7 +537,8 @@ def _prepare(
     return _Task(example, positives, candidates, relation, True, seed)
 
 
-def _work(config: BuildConfig, task: _Task, client: LLMClient | None, allowed: list[str]) -> _Outcome:
+def _rewrite_question(config: BuildConfig, task: _Task, client: LLMClient | None, allowed: list[str]) -> _Outcome:
+    """The row of a planned question: kept as asked, or rewritten (offline templates or the LLM) and checked."""
     example = task.example
     if not task.rewrite:
         return _Outcome(row=_row(example, task.positives, None))
@@ -689,7 +694,7 @@ def _run(
     allowed = sampler.allowed()
     bar = tqdm(total=len(todo), desc="build-data", unit="q", disable=not config.show_progress)
     record = _Recorder(config, sampler, rows_out, skips_out, report, written_ids, bar)
-    prepared = ((example, _prepare(config, example, miner, sampler)) for example in todo)
+    prepared = ((example, _plan_question(config, example, miner, sampler)) for example in todo)
     try:
         if config.offline or config.concurrency == 1:
             _run_in_turn(config, prepared, client, allowed, record)
@@ -713,7 +718,7 @@ def _run_in_turn(
         if isinstance(task, _Outcome):
             record(example, None, task)
         else:
-            record(example, task, _work(config, task, client, allowed))
+            record(example, task, _rewrite_question(config, task, client, allowed))
 
 
 def _run_concurrently(
@@ -735,7 +740,7 @@ def _run_concurrently(
                 yield example, task
 
     def rewrite(pair: tuple[Example, _Task]) -> _Outcome:
-        return _work(config, pair[1], client, allowed)
+        return _rewrite_question(config, pair[1], client, allowed)
 
     for (example, task), future in bounded_map(
         rewrite, to_rewrite(), workers=config.concurrency, name="lore-build", stop=lambda: bool(report.error)
