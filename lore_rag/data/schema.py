@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Literal, cast
@@ -66,6 +67,34 @@ class Tier(IntEnum):
 
 
 _OPTIONAL_STR = ("id", "original_query", "relation", "dataset")
+
+
+def _check_chunks(chunks: Any, fail: Callable[[str, str], DataError]) -> None:
+    """Refuse ``chunks`` unless it is a non-empty list of non-blank strings."""
+    if not isinstance(chunks, list):
+        raise fail("chunks", f"expected a list of strings, got {type(chunks).__name__}")
+    if not chunks:
+        raise fail("chunks", "no candidate chunks")
+    for i, chunk in enumerate(chunks):
+        if not isinstance(chunk, str):
+            raise fail(f"chunks[{i}]", f"expected a string, got {type(chunk).__name__}")
+        if not chunk.strip():
+            raise fail(f"chunks[{i}]", "empty chunk")
+
+
+def _tiers(labels: Any, n_chunks: int, fail: Callable[[str, str], DataError]) -> list[Tier]:
+    """The tiers of ``labels``: one 1 / 0 / -1 per chunk."""
+    if not isinstance(labels, list):
+        raise fail("labels", f"expected a list of 1 / 0 / -1, got {type(labels).__name__}")
+    if len(labels) != n_chunks:
+        raise fail("labels", f"{len(labels)} labels for {n_chunks} chunks")
+    tiers: list[Tier] = []
+    for i, label in enumerate(labels):
+        # bool is an int subclass: true/false would silently become 1/0, so refuse it.
+        if isinstance(label, bool) or not isinstance(label, int) or label not in (1, 0, -1):
+            raise fail(f"labels[{i}]", f"label must be 1, 0 or -1, got {label!r}")
+        tiers.append(Tier(label))
+    return tiers
 
 
 @dataclass
@@ -177,26 +206,8 @@ class Example:
         if not query.strip():
             raise fail("query", "empty query")
         chunks = row["chunks"]
-        if not isinstance(chunks, list):
-            raise fail("chunks", f"expected a list of strings, got {type(chunks).__name__}")
-        if not chunks:
-            raise fail("chunks", "no candidate chunks")
-        for i, chunk in enumerate(chunks):
-            if not isinstance(chunk, str):
-                raise fail(f"chunks[{i}]", f"expected a string, got {type(chunk).__name__}")
-            if not chunk.strip():
-                raise fail(f"chunks[{i}]", "empty chunk")
-        labels = row["labels"]
-        if not isinstance(labels, list):
-            raise fail("labels", f"expected a list of 1 / 0 / -1, got {type(labels).__name__}")
-        if len(labels) != len(chunks):
-            raise fail("labels", f"{len(labels)} labels for {len(chunks)} chunks")
-        tiers: list[Tier] = []
-        for i, label in enumerate(labels):
-            # bool is an int subclass: true/false would silently become 1/0, so refuse it.
-            if isinstance(label, bool) or not isinstance(label, int) or label not in (1, 0, -1):
-                raise fail(f"labels[{i}]", f"label must be 1, 0 or -1, got {label!r}")
-            tiers.append(Tier(label))
+        _check_chunks(chunks, fail)
+        tiers = _tiers(row["labels"], len(chunks), fail)
         kwargs: dict[str, Any] = {}
         for name in _OPTIONAL_STR:
             value = row.get(name)

@@ -39,6 +39,7 @@ from lore_rag.errors import ConfigError, DataError
 if TYPE_CHECKING:
     from lore_rag.models.encoder import LoreEncoder
     from lore_rag.retrieval.rerank import Reranker
+    from lore_rag.retrieval.store import ChromaStore
 
 __all__ = [
     "DEFAULT_KS",
@@ -146,8 +147,7 @@ def evaluate_corpus(
             deepest cut-off.
         DataError: when no example has a positive chunk (or an ``original_query`` when asked for).
     """
-    from lore_rag.retrieval.retriever import Retriever, name_encoders
-    from lore_rag.retrieval.store import ChromaStore
+    from lore_rag.retrieval.retriever import name_encoders
 
     named = name_encoders(encoders)
     if not named:
@@ -155,20 +155,11 @@ def evaluate_corpus(
     ks = sorted({int(k) for k in ks})
     if not ks or ks[0] < 1:
         raise ConfigError(f"cut-offs must be positive integers, got {list(ks)}")
-    view = query_view(query_field, what="query_field")
-    usable = [e for e in examples if e.n_positive and e.query_for(view)]
-    if len(usable) < len(examples):
-        logger.warning(
-            "left out %d example(s) with no positive chunk or no %s", len(examples) - len(usable), query_field
-        )
-    if not usable:
-        raise DataError(f"no example with a positive chunk{' and an original_query' if view == 'original' else ''}")
+    usable = _usable_examples(examples, query_field)
     from lore_rag.retrieval.chunking import chunk_id
 
     texts = list(dict.fromkeys(chunk for e in examples for chunk in e.chunks))
     ids = {text: chunk_id(text) for text in texts}
-    queries = [str(e.query_for(view)) for e in usable]
-    judged = [_judgements(e, ids) for e in usable]
     depth = max(max(ks), _RANK_DEPTH)
     if reranker is not None:
         from lore_rag.retrieval.rerank import check_fetch_k
@@ -178,41 +169,12 @@ def evaluate_corpus(
     if reranker is not None:
         variants.append((RERANKED_SUFFIX, reranker))
     order = [name + suffix for name in named for suffix, _ in variants]
-
-    groups: dict[str, list[str]] = {}
-    for name, enc in named.items():
-        groups.setdefault(enc.document_fingerprint, []).append(name)
+    searches = _CorpusSearches(usable, query_field, ids, ks, depth, variants, fetch_k, per_query, show_progress)
 
     tmp = tempfile.TemporaryDirectory(prefix="lore-corpus-") if store_dir is None else None
     root = Path(tmp.name if tmp is not None else store_dir)  # type: ignore[arg-type]
-    models: dict[str, dict[str, float]] = {}
-    details: dict[str, list[dict[str, Any]]] = {}
     try:
-        store_cache: dict[str, ChromaStore] = {}
-        for fingerprint, names in groups.items():
-            store = store_cache.setdefault(fingerprint, ChromaStore(root, collection=f"corpus-{fingerprint}"))
-            first = named[names[0]]
-            logger.info("indexing %d distinct chunks with the document encoder of %s", len(texts), names)
-            store.add_texts(texts, first, ids=[ids[t] for t in texts], show_progress=show_progress)
-            for name in names:
-                for suffix, stage in variants:
-                    retriever = Retriever(store, named[name], k=depth, reranker=stage, fetch_k=fetch_k)
-                    results, timings = retriever.search_timed(queries, depth, show_progress=show_progress)
-                    rows: list[dict[str, Any]] = []
-                    for example, hits, (positives, distractors) in zip(usable, results, judged, strict=True):
-                        ranked = [h.id for h in hits]
-                        row = query_metrics(ranked, positives, distractors, ks)
-                        if per_query:
-                            rows.append({"id": example.id, "top": ranked, **row})
-                        else:
-                            rows.append(row)
-                    keys = rows[0].keys() if rows else []
-                    metrics = {key: float(np.mean([r[key] for r in rows])) for key in keys if key not in ("id", "top")}
-                    metrics["n"] = float(len(rows))
-                    metrics.update(timings.summary())
-                    models[name + suffix] = metrics
-                    if per_query:
-                        details[name + suffix] = rows
+        models, details = searches.run(named, texts, root)
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -227,6 +189,103 @@ def evaluate_corpus(
     if per_query:
         result["per_query"] = {name: details[name] for name in order}
     return result
+
+
+def _usable_examples(examples: list[Example], query_field: str) -> list[Example]:
+    """The examples with a positive chunk and the query ``query_field`` asks for (a warning names how many are not).
+
+    Raises:
+        ConfigError: for an unknown ``query_field``; DataError when no example is usable.
+    """
+    view = query_view(query_field, what="query_field")
+    usable = [e for e in examples if e.n_positive and e.query_for(view)]
+    if len(usable) < len(examples):
+        logger.warning(
+            "left out %d example(s) with no positive chunk or no %s", len(examples) - len(usable), query_field
+        )
+    if not usable:
+        raise DataError(f"no example with a positive chunk{' and an original_query' if view == 'original' else ''}")
+    return usable
+
+
+class _CorpusSearches:
+    """Every query of the evaluation searched over the whole index, per model and per stage (raw, reranked)."""
+
+    def __init__(
+        self,
+        usable: list[Example],
+        query_field: str,
+        ids: Mapping[str, str],
+        ks: Sequence[int],
+        depth: int,
+        variants: list[tuple[str, Reranker | None]],
+        fetch_k: int | None,
+        per_query: bool,
+        show_progress: bool,
+    ) -> None:
+        view = query_view(query_field, what="query_field")
+        self.usable = usable
+        self.queries = [str(e.query_for(view)) for e in usable]
+        self.judged = [_judgements(e, ids) for e in usable]
+        self.ids = ids
+        self.ks = ks
+        self.depth = depth
+        self.variants = variants
+        self.fetch_k = fetch_k
+        self.per_query = per_query
+        self.show_progress = show_progress
+
+    def run(
+        self, named: Mapping[str, LoreEncoder], texts: list[str], root: Path
+    ) -> tuple[dict[str, dict[str, float]], dict[str, list[dict[str, Any]]]]:
+        """Index ``texts`` once per document encoder under ``root`` and score every model on its collection.
+
+        Encoders that share a document encoder share one collection, embedded once.
+
+        Returns:
+            ``(metrics by row name, per-query rows by row name)`` (the second empty unless ``per_query``).
+        """
+        from lore_rag.retrieval.store import ChromaStore
+
+        groups: dict[str, list[str]] = {}
+        for name, enc in named.items():
+            groups.setdefault(enc.document_fingerprint, []).append(name)
+        models: dict[str, dict[str, float]] = {}
+        details: dict[str, list[dict[str, Any]]] = {}
+        stores: dict[str, ChromaStore] = {}  # held until the caller removes a temporary folder
+        for fingerprint, names in groups.items():
+            store = stores.setdefault(fingerprint, ChromaStore(root, collection=f"corpus-{fingerprint}"))
+            logger.info("indexing %d distinct chunks with the document encoder of %s", len(texts), names)
+            store.add_texts(texts, named[names[0]], ids=[self.ids[t] for t in texts], show_progress=self.show_progress)
+            for name in names:
+                for suffix, stage in self.variants:
+                    metrics, rows = self.score(store, named[name], stage)
+                    models[name + suffix] = metrics
+                    if self.per_query:
+                        details[name + suffix] = rows
+        return models, details
+
+    def score(
+        self, store: ChromaStore, encoder: LoreEncoder, stage: Reranker | None
+    ) -> tuple[dict[str, float], list[dict[str, Any]]]:
+        """One model's (optionally reranked) search of every query: mean metrics and timings, and per-query rows."""
+        from lore_rag.retrieval.retriever import Retriever
+
+        retriever = Retriever(store, encoder, k=self.depth, reranker=stage, fetch_k=self.fetch_k)
+        results, timings = retriever.search_timed(self.queries, self.depth, show_progress=self.show_progress)
+        rows: list[dict[str, Any]] = []
+        for example, hits, (positives, distractors) in zip(self.usable, results, self.judged, strict=True):
+            ranked = [h.id for h in hits]
+            row = query_metrics(ranked, positives, distractors, self.ks)
+            if self.per_query:
+                rows.append({"id": example.id, "top": ranked, **row})
+            else:
+                rows.append(row)
+        keys = rows[0].keys() if rows else []
+        metrics = {key: float(np.mean([r[key] for r in rows])) for key in keys if key not in ("id", "top")}
+        metrics["n"] = float(len(rows))
+        metrics.update(timings.summary())
+        return metrics, rows
 
 
 def format_corpus_table(result: Mapping[str, Any]) -> str:

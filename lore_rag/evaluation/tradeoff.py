@@ -372,38 +372,28 @@ def run_tradeoff(config: TradeoffConfig) -> TradeoffResult:
     """
     import time
 
-    from lore_rag.data.io import read_examples
-    from lore_rag.defaults import bundled_validation_path, cache_dir
-    from lore_rag.evaluation.report import write_json
-    from lore_rag.models.doc_cache import DocEmbeddingCache
     from lore_rag.models.encoder import LoreEncoder
 
     rule = parse_rule(config.rule, config.ks)
-    validation = config.validation_file or str(bundled_validation_path())
-    sets = TradeoffSets.build(
-        read_examples(validation), read_examples(config.plain_file) if config.plain_file else None
-    )
+    validation, sets = _read_sets(config)
     encoder = LoreEncoder.load(config.checkpoint, device=config.device)
     if encoder.is_raw:
         raise ConfigError(f"--checkpoint {config.checkpoint}: a raw model; give a tuned checkpoint")
-    folder = config.cache_dir or cache_dir("doc_embeddings")
-    cache = DocEmbeddingCache(encoder.document_model, folder, show_progress=config.show_progress)
-    cache.embed(list(dict.fromkeys(c for e in sets.rewritten + sets.plain for c in e.chunks)))
+    embed_documents = _document_cache(config, encoder, sets)
     interpolator = Interpolator(encoder)
     ratios: dict[float, PointResult] = {}
     started = time.perf_counter()
     for ratio in config.ratios:
-        ratios[ratio] = evaluate_point(interpolator.encoder_at(ratio), sets, cache.embed, ks=config.ks)
+        ratios[ratio] = evaluate_point(interpolator.encoder_at(ratio), sets, embed_documents, ks=config.ks)
         logger.info("%s: %s", ratio_label(ratio), {m: round(ratios[ratio].means[m], 1) for m in KEY_METRICS})
     per_point = (time.perf_counter() - started) / len(config.ratios)
     others: dict[str, PointResult] = {}
     for path in config.compare:
         other = LoreEncoder.from_checkpoint(path, document_model=encoder.document_model, device=config.device)
         others[checkpoint_label(other.manifest.get("path", path))] = evaluate_point(
-            other, sets, cache.embed, ks=config.ks
+            other, sets, embed_documents, ks=config.ks
         )
-    by_ratio = {r: p.means for r, p in ratios.items()}
-    choice = choose(rule, by_ratio)
+    choice = choose(rule, {r: p.means for r, p in ratios.items()})
     metrics = list(dict.fromkeys([*KEY_METRICS, *rule.metrics]))
     metrics = [m for m in metrics if m in ratios[0.0].per_query]
     points = {ratio_label(r): p for r, p in ratios.items()} | others
@@ -415,44 +405,79 @@ def run_tradeoff(config: TradeoffConfig) -> TradeoffResult:
         confidence=config.confidence,
         seed=config.bootstrap_seed,
     )
-    out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     result = TradeoffResult(ratios, others, cis, choice, rule, None, per_point)
     result.table = format_tradeoff_table(result, metrics)
+    _write_outputs(config, result, interpolator, validation, sets)
+    return result
+
+
+def _read_sets(config: TradeoffConfig) -> tuple[str, TradeoffSets]:
+    """The validation file's path (the bundled one by default) and the question sets read from it."""
+    from lore_rag.data.io import read_examples
+    from lore_rag.defaults import bundled_validation_path
+
+    validation = config.validation_file or str(bundled_validation_path())
+    sets = TradeoffSets.build(
+        read_examples(validation), read_examples(config.plain_file) if config.plain_file else None
+    )
+    return validation, sets
+
+
+def _document_cache(config: TradeoffConfig, encoder: LoreEncoder, sets: TradeoffSets) -> Any:
+    """Embed every chunk of ``sets`` once with the document model; return the cache's ``embed`` for the points."""
+    from lore_rag.defaults import cache_dir
+    from lore_rag.models.doc_cache import DocEmbeddingCache
+
+    folder = config.cache_dir or cache_dir("doc_embeddings")
+    cache = DocEmbeddingCache(encoder.document_model, folder, show_progress=config.show_progress)
+    cache.embed(list(dict.fromkeys(c for e in sets.rewritten + sets.plain for c in e.chunks)))
+    return cache.embed
+
+
+def _write_outputs(
+    config: TradeoffConfig, result: TradeoffResult, interpolator: Interpolator, validation: str, sets: TradeoffSets
+) -> None:
+    """Write the plot, the table, the chosen ratio's checkpoint (when asked) and the JSON summary to the output."""
+    from lore_rag.evaluation.report import write_json
+
+    encoder = interpolator.encoder
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
     result.files["png"] = plot_tradeoff(
         result, out / "tradeoff.png", title=f"{checkpoint_label(encoder.manifest['path'])} on {Path(validation).name}"
     )
     (out / "tradeoff.md").write_text(result.table + "\n", encoding="utf-8")
     result.files["md"] = out / "tradeoff.md"
+    choice = result.choice
     if choice.ratio is not None and config.write_checkpoint:
         result.checkpoint = write_interpolated(
             interpolator,
             choice.ratio,
             out / "checkpoint",
-            rule=rule,
+            rule=result.rule,
             validation=validation,
-            means=ratios[choice.ratio].means,
+            means=result.ratios[choice.ratio].means,
         )
+    points = {ratio_label(r): p for r, p in result.ratios.items()} | result.others
     summary = {
         "checkpoint": str(encoder.manifest["path"]),
         "validation_file": str(validation),
         "plain_file": config.plain_file,
-        "rule": rule.text,
+        "rule": result.rule.text,
         "chosen_ratio": choice.ratio,
         "feasible_ratios": choice.feasible,
         "failed": {ratio_label(r): v for r, v in choice.failed.items()},
         "written_checkpoint": str(result.checkpoint) if result.checkpoint else None,
-        "seconds_per_point": per_point,
+        "seconds_per_point": result.seconds_per_point,
         "n_rewritten": len(sets.rewritten),
         "n_plain": len(sets.plain),
         "points": {name: p.means for name, p in points.items()},
         "intervals": {
             name: {m: {k: v.to_dict() for k, v in e.items()} for m, e in by_metric.items()}
-            for name, by_metric in cis.items()
+            for name, by_metric in result.intervals.items()
         },
     }
     result.files["json"] = write_json(summary, out / "tradeoff.json")
-    return result
 
 
 def write_interpolated(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lore_rag.evaluation.bootstrap import format_interval
 
@@ -97,69 +97,7 @@ def plot_tradeoff(result: TradeoffResult, path: str | os.PathLike[str], *, title
         if xm not in result.intervals[ratio_label(0.0)] or ym not in result.intervals[ratio_label(0.0)]:
             ax.set_visible(False)
             continue
-
-        def point(name: str, xm: str = xm, ym: str = ym) -> tuple[float, float, list[float], list[float]]:
-            x, y = result.intervals[name][xm]["mean"], result.intervals[name][ym]["mean"]
-            return (
-                x.estimate,
-                y.estimate,
-                [x.estimate - x.low, x.high - x.estimate],
-                [y.estimate - y.low, y.high - y.estimate],
-            )
-
-        coords = [point(ratio_label(r)) for r in ratios]
-        ax.plot([c[0] for c in coords], [c[1] for c in coords], "-", color="#4c72b0", zorder=1, label="interpolation")
-        for r, (x, y, xe, ye) in zip(ratios, coords):
-            color = "#333333" if r == 0.0 else "#c44e52" if r == 1.0 else "#4c72b0"
-            ax.errorbar(
-                x,
-                y,
-                xerr=[[xe[0]], [xe[1]]],
-                yerr=[[ye[0]], [ye[1]]],
-                fmt="o",
-                color=color,
-                ms=5,
-                capsize=2,
-                elinewidth=0.8,
-                zorder=2,
-            )
-            ax.annotate(f"{r:g}", (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
-        x0, y0, _, _ = coords[0]
-        ax.annotate("raw", (x0, y0), textcoords="offset points", xytext=(5, -12), fontsize=8, color="#333333")
-        x1, y1, _, _ = coords[-1] if ratios[-1] == 1.0 else point(ratio_label(1.0))
-        ax.annotate("checkpoint", (x1, y1), textcoords="offset points", xytext=(5, -12), fontsize=8, color="#c44e52")
-        for i, name in enumerate(result.others):
-            x, y, xe, ye = point(name)
-            ax.errorbar(
-                x,
-                y,
-                xerr=[[xe[0]], [xe[1]]],
-                yerr=[[ye[0]], [ye[1]]],
-                fmt="s",
-                ms=6,
-                capsize=2,
-                elinewidth=0.8,
-                color=["#55a868", "#8172b2", "#ccb974", "#64b5cd"][i % 4],
-                label=name,
-                zorder=3,
-            )
-        if result.choice.ratio is not None:
-            x, y, _, _ = point(ratio_label(result.choice.ratio))
-            ax.scatter(
-                [x],
-                [y],
-                s=220,
-                facecolors="none",
-                edgecolors="#dd8452",
-                linewidths=2,
-                zorder=4,
-                label=f"chosen r={result.choice.ratio:g}",
-            )
-        ax.set_xlabel(f"{_short(xm)} (%) ↑")
-        ax.set_ylabel(f"{_short(ym)} (%) {'↓' if '/N1' in ym else '↑'}")
-        ax.set_title(caption, fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
+        _draw_panel(ax, result, ratios, xm, ym, caption)
     if title:
         fig.suptitle(
             f"{title} — weight interpolation base → tuned (labels: ratio; bars: 95 % bootstrap CI)", fontsize=10
@@ -169,3 +107,79 @@ def plot_tradeoff(result: TradeoffResult, path: str | os.PathLike[str], *, title
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+#: A point of a panel: x, y, and their error bars ``[below, above]``.
+_Coords = tuple[float, float, list[float], list[float]]
+
+
+def _coords(result: TradeoffResult, name: str, xm: str, ym: str) -> _Coords:
+    x, y = result.intervals[name][xm]["mean"], result.intervals[name][ym]["mean"]
+    return (
+        x.estimate,
+        y.estimate,
+        [x.estimate - x.low, x.high - x.estimate],
+        [y.estimate - y.low, y.high - y.estimate],
+    )
+
+
+def _draw_panel(ax: Any, result: TradeoffResult, ratios: list[float], xm: str, ym: str, caption: str) -> None:
+    """One panel: the interpolation curve, the ``compare`` checkpoints, the chosen ratio, axes and legend."""
+    coords = [_coords(result, ratio_label(r), xm, ym) for r in ratios]
+    _draw_curve(ax, ratios, coords)
+    x1, y1, _, _ = coords[-1] if ratios[-1] == 1.0 else _coords(result, ratio_label(1.0), xm, ym)
+    ax.annotate("checkpoint", (x1, y1), textcoords="offset points", xytext=(5, -12), fontsize=8, color="#c44e52")
+    for i, name in enumerate(result.others):
+        x, y, xe, ye = _coords(result, name, xm, ym)
+        ax.errorbar(
+            x,
+            y,
+            xerr=[[xe[0]], [xe[1]]],
+            yerr=[[ye[0]], [ye[1]]],
+            fmt="s",
+            ms=6,
+            capsize=2,
+            elinewidth=0.8,
+            color=["#55a868", "#8172b2", "#ccb974", "#64b5cd"][i % 4],
+            label=name,
+            zorder=3,
+        )
+    if result.choice.ratio is not None:
+        x, y, _, _ = _coords(result, ratio_label(result.choice.ratio), xm, ym)
+        ax.scatter(
+            [x],
+            [y],
+            s=220,
+            facecolors="none",
+            edgecolors="#dd8452",
+            linewidths=2,
+            zorder=4,
+            label=f"chosen r={result.choice.ratio:g}",
+        )
+    ax.set_xlabel(f"{_short(xm)} (%) ↑")
+    ax.set_ylabel(f"{_short(ym)} (%) {'↓' if '/N1' in ym else '↑'}")
+    ax.set_title(caption, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+
+
+def _draw_curve(ax: Any, ratios: list[float], coords: list[_Coords]) -> None:
+    """The interpolation curve: a line through the ratios, each a labelled point with its bars; r=0 named raw."""
+    ax.plot([c[0] for c in coords], [c[1] for c in coords], "-", color="#4c72b0", zorder=1, label="interpolation")
+    for r, (x, y, xe, ye) in zip(ratios, coords):
+        color = "#333333" if r == 0.0 else "#c44e52" if r == 1.0 else "#4c72b0"
+        ax.errorbar(
+            x,
+            y,
+            xerr=[[xe[0]], [xe[1]]],
+            yerr=[[ye[0]], [ye[1]]],
+            fmt="o",
+            color=color,
+            ms=5,
+            capsize=2,
+            elinewidth=0.8,
+            zorder=2,
+        )
+        ax.annotate(f"{r:g}", (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    x0, y0, _, _ = coords[0]
+    ax.annotate("raw", (x0, y0), textcoords="offset points", xytext=(5, -12), fontsize=8, color="#333333")

@@ -175,6 +175,23 @@ def _check_database(db: Path, lock_timeout: float) -> None:
         raise StoreError(f"{damaged}: {_SQLITE_FILE} holds no Chroma tables; {advice}")
 
 
+def _check_texts(
+    texts: list[str], metadatas: list[dict[str, Any]] | None, ids: list[str] | None, batch_size: int
+) -> None:
+    """Refuse arguments of :meth:`ChromaStore.add_texts` that do not fit together, and empty or non-string texts."""
+    if isinstance(texts, str):
+        raise TypeError("pass a list of strings, not a single string")
+    if metadatas is not None and len(metadatas) != len(texts):
+        raise ValueError(f"{len(metadatas)} metadatas for {len(texts)} texts")
+    if ids is not None and len(ids) != len(texts):
+        raise ValueError(f"{len(ids)} ids for {len(texts)} texts")
+    if batch_size < 1:
+        raise ConfigError(f"batch size must be at least 1, got {batch_size}")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str) or not text.strip():
+            raise DataError(f"text {i} is {'empty' if isinstance(text, str) else type(text).__name__}")
+
+
 def _clean_metadata(metadata: dict[str, Any] | None, index: int) -> dict[str, Any] | None:
     if not metadata:
         return None
@@ -477,36 +494,49 @@ class ChromaStore:
             DataError: for a text that is not a non-empty string, or metadata Chroma cannot store.
             ValueError: when ``metadatas`` or ``ids`` do not match ``texts`` in length.
         """
-        from tqdm.auto import tqdm
-
-        if isinstance(texts, str):
-            raise TypeError("pass a list of strings, not a single string")
-        if metadatas is not None and len(metadatas) != len(texts):
-            raise ValueError(f"{len(metadatas)} metadatas for {len(texts)} texts")
-        if ids is not None and len(ids) != len(texts):
-            raise ValueError(f"{len(ids)} ids for {len(texts)} texts")
-        if batch_size < 1:
-            raise ConfigError(f"batch size must be at least 1, got {batch_size}")
-        for i, text in enumerate(texts):
-            if not isinstance(text, str) or not text.strip():
-                raise DataError(f"text {i} is {'empty' if isinstance(text, str) else type(text).__name__}")
+        _check_texts(texts, metadatas, ids, batch_size)
         if not texts:
             return 0
         self.check_encoder(encoder, for_writing=True)
         keys = list(ids) if ids is not None else [chunk_id(t) for t in texts]
-        first: dict[str, int] = {}
-        for i, key in enumerate(keys):
-            first.setdefault(str(key), i)
-        present = self.existing_ids(list(first))
-        todo = [i for key, i in first.items() if key not in present]
+        todo = self._missing(keys)
         skipped = len(texts) - len(todo)
         if not todo:
             logger.info("all %d text(s) already in %s", len(texts), self.describe())
             return 0
         clean = [_clean_metadata(metadatas[i] if metadatas else None, i) for i in range(len(texts))]
         self._record(encoder)
-        col = self._get(create=True)
         todo.sort(key=lambda i: len(texts[i]), reverse=True)  # like SentenceTransformer.encode: less padding
+        added = self._embed_and_write(texts, keys, clean, todo, encoder, batch_size, show_progress)
+        logger.info("added %d chunk(s) to %s (%d already there)", added, self.describe(), skipped)
+        return added
+
+    def _missing(self, keys: list[str]) -> list[int]:
+        """Indices of the first occurrence of each key that is not yet in the collection."""
+        first: dict[str, int] = {}
+        for i, key in enumerate(keys):
+            first.setdefault(str(key), i)
+        present = self.existing_ids(list(first))
+        return [i for key, i in first.items() if key not in present]
+
+    def _embed_and_write(
+        self,
+        texts: list[str],
+        keys: list[str],
+        clean: list[dict[str, Any] | None],
+        todo: list[int],
+        encoder: LoreEncoder,
+        batch_size: int,
+        show_progress: bool,
+    ) -> int:
+        """Embed ``todo`` batch by batch; each batch is written in a background thread while the next is embedded.
+
+        Returns:
+            How many texts were written. On an error, the batch in flight is let land first, so the work is kept.
+        """
+        from tqdm.auto import tqdm
+
+        col = self._get(create=True)
         added = 0
         pending: tuple[Future[None], int] | None = None
         bar = tqdm(total=len(todo), unit="chunk", desc="embedding + indexing", disable=not show_progress)
@@ -552,7 +582,6 @@ class ChromaStore:
                     raise
         finally:
             bar.close()
-        logger.info("added %d chunk(s) to %s (%d already there)", added, self.describe(), skipped)
         return added
 
     # ------------------------------------------------------------------ reading

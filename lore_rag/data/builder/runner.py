@@ -417,9 +417,44 @@ def build_data(
         with connect(**options) as opened:
             return build_data(config, client=opened, encoder=encoder, examples=examples)
     started = time.monotonic()
+    files = _open_output(config, None if config.offline or client is None else client.model)
+    report = BuildReport(output=files.rows)
+    done, todo, sampler = _read_progress(config, files, examples, report)
+    miner = None
+    if todo and config.fraction > 0:
+        miner = DistractorMiner(examples, method=config.mining, encoder=encoder, show_progress=config.show_progress)
+    logger.info("%d questions, %d already done, %d to do", len(examples), report.already_done, len(todo))
+
+    rows_out = JsonlAppender(files.rows)
+    skips_out = JsonlAppender(files.skipped)
+    written: set[str] = set()
+    try:
+        _run(config, todo, miner, sampler, client, rows_out, skips_out, report, written)
+    finally:
+        report.seconds = time.monotonic() - started
+    _conclude(files, todo, done, written, report)
+    return report
+
+
+@dataclass
+class _OutputFiles:
+    """The output file and its side files, and what was on disk before this run."""
+
+    rows: Path
+    skipped: Path
+    meta: Path
+    fresh: bool  # none of the three existed (or --overwrite deleted them)
+    new_folder: Path | None  # the outermost folder this run created, if any
+
+    @property
+    def paths(self) -> tuple[Path, Path, Path]:
+        return self.rows, self.skipped, self.meta
+
+
+def _open_output(config: BuildConfig, model: str | None) -> _OutputFiles:
+    """Apply ``--overwrite``, check a resumed output was started with the same options, and write the meta file."""
     output = Path(config.output)
     skipped_path, meta_path = sidecar_paths(output)
-    report = BuildReport(output=output)
     if config.overwrite:
         for path in (output, skipped_path, meta_path):
             path.unlink(missing_ok=True)
@@ -428,15 +463,24 @@ def build_data(
     while not top.parent.exists() and top.parent != top:
         top = top.parent
     new_folder: Path | None = None if top.exists() else top
-    model = None if config.offline or client is None else client.model
     meta = _meta(config, model)
     if output.exists() or skipped_path.exists():
         _check_meta(meta_path, meta)
     output.parent.mkdir(parents=True, exist_ok=True)
     write_run_state(meta_path, meta)
+    return _OutputFiles(output, skipped_path, meta_path, fresh, new_folder)
 
-    done_rows, report.repaired_tail = read_done(output)
-    skip_rows, _ = read_done(skipped_path)
+
+def _read_progress(
+    config: BuildConfig, files: _OutputFiles, examples: list[Example], report: BuildReport
+) -> tuple[set[str], list[Example], RelationSampler]:
+    """Read what earlier runs wrote; fill the report's resume counts.
+
+    Returns:
+        ``(done ids, questions left to do, a relation sampler that knows the relations already used)``.
+    """
+    done_rows, report.repaired_tail = read_done(files.rows)
+    skip_rows, _ = read_done(files.skipped)
     done = {row["id"] for row in done_rows}
     skipped_before = {row["id"] for row in skip_rows} - done
     for row in done_rows:
@@ -446,43 +490,38 @@ def build_data(
     if not config.retry_skipped:
         report.already_skipped = sum(e.id in skipped_before and e.id not in done for e in examples)
     todo = [e for e in examples if e.id not in done and (config.retry_skipped or e.id not in skipped_before)]
-    weights = parse_relations(config.relations)
-    sampler = RelationSampler(weights)
+    sampler = RelationSampler(parse_relations(config.relations))
     for row in done_rows:
         if row.get("relation"):
             sampler.observe(row["relation"])
-    miner = None
-    if todo and config.fraction > 0:
-        miner = DistractorMiner(examples, method=config.mining, encoder=encoder, show_progress=config.show_progress)
-    logger.info("%d questions, %d already done, %d to do", len(examples), report.already_done, len(todo))
+    return done, todo, sampler
 
-    rows_out = JsonlAppender(output)
-    skips_out = JsonlAppender(skipped_path)
-    written: set[str] = set()
-    try:
-        _run(config, todo, miner, sampler, client, rows_out, skips_out, report, written)
-    finally:
-        report.seconds = time.monotonic() - started
+
+def _conclude(files: _OutputFiles, todo: list[Example], done: set[str], written: set[str], report: BuildReport) -> None:
+    """Name a run that built nothing as failed (and leave no empty files behind), and count the output's totals."""
     if report.error is None and todo and report.endpoint_failures >= len(todo):
         report.error = f"every request to the LLM endpoint failed ({report.endpoint_failures}); nothing was built"
-    if fresh and report.error and not report.written and not sum(report.skipped.values()):
+    if files.fresh and report.error and not report.written and not sum(report.skipped.values()):
         # a fresh run that built nothing (the endpoint refused every request): leave no empty files behind
-        for path in (output, skipped_path, meta_path):
+        for path in files.paths:
             path.unlink(missing_ok=True)
-        if new_folder is not None:
-            _remove_empty_folders(output.parent, new_folder)
+        if files.new_folder is not None:
+            _remove_empty_folders(files.rows.parent, files.new_folder)
     report.total_rows = len(done) + report.written
-    all_skips, _ = read_done(skipped_path, repair=False)
+    all_skips, _ = read_done(files.skipped, repair=False)
     report.total_skipped = len({r["id"] for r in all_skips} - done - written)
-    return report
 
 
-def _prepare(
+def _plan_question(
     config: BuildConfig,
     example: Example,
     miner: DistractorMiner | None,
     sampler: RelationSampler,
 ) -> _Task | _Outcome:
+    """Skip a question with no positive or no negative chunk; else decide whether to rewrite it, and with what.
+
+    The candidates and the relation are drawn from a seed of the question's id, so they do not depend on order.
+    """
     positives = [i for i, t in enumerate(example.tiers) if t == Tier.POSITIVE]
     if not positives:
         return _Outcome(skip="no_positive", detail=PRE_SKIPS["no_positive"])
@@ -498,7 +537,8 @@ def _prepare(
     return _Task(example, positives, candidates, relation, True, seed)
 
 
-def _work(config: BuildConfig, task: _Task, client: LLMClient | None, allowed: list[str]) -> _Outcome:
+def _rewrite_question(config: BuildConfig, task: _Task, client: LLMClient | None, allowed: list[str]) -> _Outcome:
+    """The row of a planned question: kept as asked, or rewritten (offline templates or the LLM) and checked."""
     example = task.example
     if not task.rewrite:
         return _Outcome(row=_row(example, task.positives, None))
@@ -553,6 +593,90 @@ def _work(config: BuildConfig, task: _Task, client: LLMClient | None, allowed: l
     return outcome
 
 
+class _Recorder:
+    """Records each question's outcome: its row or its skip on disk, the counts in the report, the progress bar.
+
+    Endpoint failures are counted, not recorded (a resume retries them); enough of them in a row, or one refusal
+    (HTTP 401/403), set ``report.error``, which stops the run.
+    """
+
+    def __init__(
+        self,
+        config: BuildConfig,
+        sampler: RelationSampler,
+        rows_out: JsonlAppender,
+        skips_out: JsonlAppender,
+        report: BuildReport,
+        written_ids: set[str],
+        bar: Any,
+    ) -> None:
+        self.config = config
+        self.sampler = sampler
+        self.rows_out = rows_out
+        self.skips_out = skips_out
+        self.report = report
+        self.written_ids = written_ids
+        self.bar = bar
+        self.consecutive_failures = 0
+
+    def __call__(self, example: Example, task: _Task | None, outcome: _Outcome) -> None:
+        report = self.report
+        report.replies += outcome.replies
+        report.rejections.update(outcome.rejections)
+        if outcome.endpoint_error is not None:
+            self._endpoint_failure(example, outcome.endpoint_error, fatal=outcome.fatal)
+            return
+        self.consecutive_failures = 0
+        if outcome.row is not None:
+            self._write_row(example, task, outcome)
+        else:
+            self._write_skip(example, outcome)
+        self.bar.update(1)
+        self.bar.set_postfix(written=report.written, skipped=sum(report.skipped.values()))
+
+    def _endpoint_failure(self, example: Example, error: str, *, fatal: bool) -> None:
+        report = self.report
+        report.endpoint_failures += 1
+        self.consecutive_failures += 1
+        logger.warning("question %s: endpoint failed: %s", example.id, error)
+        if fatal and report.error is None:
+            report.error = f"the LLM endpoint refused the request: {error}"
+        if self.consecutive_failures >= self.config.max_endpoint_failures and report.error is None:
+            report.error = f"{self.consecutive_failures} endpoint failures in a row, the last: {error}"
+
+    def _write_row(self, example: Example, task: _Task | None, outcome: _Outcome) -> None:
+        report, row = self.report, outcome.row
+        assert row is not None  # __call__ writes a skip otherwise
+        self.rows_out.append(row)
+        self.written_ids.add(example.id)  # type: ignore[arg-type]
+        report.written += 1
+        if row.get("relation"):
+            report.rewritten += 1
+            if outcome.rejections:
+                report.reasked += 1
+            relation = row["relation"]
+            if task is not None and task.relation and relation != task.relation:
+                # the model wrote another relation than the one drawn: keep the sampler's balance true
+                self.sampler.counts[task.relation] -= 1
+                self.sampler.counts[relation] += 1
+        else:
+            report.kept_original += 1
+        report.relations[row.get("relation") or "original"] += 1
+
+    def _write_skip(self, example: Example, outcome: _Outcome) -> None:
+        reason = outcome.skip or "no_candidate"
+        self.skips_out.append(
+            {
+                "id": example.id,
+                "reason": reason,
+                "meaning": REASONS.get(reason) or PRE_SKIPS.get(reason, ""),
+                "rejections": outcome.rejections,
+                "detail": outcome.detail[:500],
+            }
+        )
+        self.report.skipped[reason] += 1
+
+
 def _run(
     config: BuildConfig,
     todo: list[Example],
@@ -564,92 +688,68 @@ def _run(
     report: BuildReport,
     written_ids: set[str],
 ) -> None:
+    """Prepare, rewrite and record every question of ``todo``, one at a time or ``config.concurrency`` at once."""
     from tqdm.auto import tqdm
 
     allowed = sampler.allowed()
     bar = tqdm(total=len(todo), desc="build-data", unit="q", disable=not config.show_progress)
-    consecutive_failures = 0
-
-    def record(example: Example, task: _Task | None, outcome: _Outcome) -> None:
-        nonlocal consecutive_failures
-        report.replies += outcome.replies
-        report.rejections.update(outcome.rejections)
-        if outcome.endpoint_error is not None:
-            report.endpoint_failures += 1
-            consecutive_failures += 1
-            logger.warning("question %s: endpoint failed: %s", example.id, outcome.endpoint_error)
-            if outcome.fatal and report.error is None:
-                report.error = f"the LLM endpoint refused the request: {outcome.endpoint_error}"
-            if consecutive_failures >= config.max_endpoint_failures and report.error is None:
-                report.error = f"{consecutive_failures} endpoint failures in a row, the last: {outcome.endpoint_error}"
-            return
-        consecutive_failures = 0
-        if outcome.row is not None:
-            rows_out.append(outcome.row)
-            written_ids.add(example.id)  # type: ignore[arg-type]
-            report.written += 1
-            if outcome.row.get("relation"):
-                report.rewritten += 1
-                if outcome.rejections:
-                    report.reasked += 1
-                relation = outcome.row["relation"]
-                if task is not None and task.relation and relation != task.relation:
-                    sampler.counts[task.relation] -= 1
-                    sampler.counts[relation] += 1
-            else:
-                report.kept_original += 1
-            report.relations[outcome.row.get("relation") or "original"] += 1
-        else:
-            reason = outcome.skip or "no_candidate"
-            skips_out.append(
-                {
-                    "id": example.id,
-                    "reason": reason,
-                    "meaning": REASONS.get(reason) or PRE_SKIPS.get(reason, ""),
-                    "rejections": outcome.rejections,
-                    "detail": outcome.detail[:500],
-                }
-            )
-            report.skipped[reason] += 1
-        bar.update(1)
-        bar.set_postfix(written=report.written, skipped=sum(report.skipped.values()))
-
-    def tasks() -> Iterator[tuple[Example, _Task | _Outcome]]:
-        for example in todo:
-            yield example, _prepare(config, example, miner, sampler)
-
+    record = _Recorder(config, sampler, rows_out, skips_out, report, written_ids, bar)
+    prepared = ((example, _plan_question(config, example, miner, sampler)) for example in todo)
     try:
         if config.offline or config.concurrency == 1:
-            for example, prepared in tasks():
-                if report.error:
-                    break
-                if isinstance(prepared, _Outcome):
-                    record(example, None, prepared)
-                else:
-                    record(example, prepared, _work(config, prepared, client, allowed))
-            return
-
-        def to_rewrite() -> Iterator[tuple[Example, _Task]]:
-            # read in this thread by the pool as workers free up: questions skipped up front are recorded here
-            for example, prepared in tasks():
-                if isinstance(prepared, _Outcome):
-                    record(example, None, prepared)
-                else:
-                    yield example, prepared
-
-        def rewrite(pair: tuple[Example, _Task]) -> _Outcome:
-            return _work(config, pair[1], client, allowed)
-
-        for (example, task), future in bounded_map(
-            rewrite, to_rewrite(), workers=config.concurrency, name="lore-build", stop=lambda: bool(report.error)
-        ):
-            try:
-                outcome = future.result()
-            except LoreError as exc:
-                outcome = _Outcome(endpoint_error=str(exc), fatal=getattr(exc, "status", None) in (401, 403))
-            record(example, task, outcome)
+            _run_in_turn(config, prepared, client, allowed, record)
+        else:
+            _run_concurrently(config, prepared, client, allowed, record)
     finally:
         bar.close()
+
+
+def _run_in_turn(
+    config: BuildConfig,
+    prepared: Iterator[tuple[Example, _Task | _Outcome]],
+    client: LLMClient | None,
+    allowed: list[str],
+    record: _Recorder,
+) -> None:
+    """One question at a time (offline, or ``concurrency`` 1), until done or ``report.error`` is set."""
+    for example, task in prepared:
+        if record.report.error:
+            break
+        if isinstance(task, _Outcome):
+            record(example, None, task)
+        else:
+            record(example, task, _rewrite_question(config, task, client, allowed))
+
+
+def _run_concurrently(
+    config: BuildConfig,
+    prepared: Iterator[tuple[Example, _Task | _Outcome]],
+    client: LLMClient | None,
+    allowed: list[str],
+    record: _Recorder,
+) -> None:
+    """``config.concurrency`` questions in flight on a bounded pool, recorded in order, until ``report.error``."""
+    report = record.report
+
+    def to_rewrite() -> Iterator[tuple[Example, _Task]]:
+        # read in this thread by the pool as workers free up: questions skipped up front are recorded here
+        for example, task in prepared:
+            if isinstance(task, _Outcome):
+                record(example, None, task)
+            else:
+                yield example, task
+
+    def rewrite(pair: tuple[Example, _Task]) -> _Outcome:
+        return _rewrite_question(config, pair[1], client, allowed)
+
+    for (example, task), future in bounded_map(
+        rewrite, to_rewrite(), workers=config.concurrency, name="lore-build", stop=lambda: bool(report.error)
+    ):
+        try:
+            outcome = future.result()
+        except LoreError as exc:
+            outcome = _Outcome(endpoint_error=str(exc), fatal=getattr(exc, "status", None) in (401, 403))
+        record(example, task, outcome)
 
 
 def _remove_empty_folders(folder: Path, top: Path) -> None:

@@ -171,25 +171,9 @@ def iter_beir(
         raise ConfigError(f"missing_positives must be one of {', '.join(MISSING_POSITIVES)}, got {missing_positives!r}")
     if k < 1:
         raise ConfigError(f"k must be at least 1, got {k}")
-    corpus_path = root / "corpus.jsonl"
-    queries_path = root / "queries.jsonl"
-    qrels_path = root / "qrels" / f"{split}.tsv"
-    for needed in (corpus_path, queries_path, qrels_path):
-        if not needed.is_file():
-            raise DataError(
-                f"missing; a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/{split}.tsv", path=str(needed)
-            )
-    corpus = _read_corpus(corpus_path)
-    queries = _read_queries(queries_path)
-    qrels = read_qrels(qrels_path)
+    corpus, queries, qrels, queries_path = _read_folder(root, split)
     name = dataset if dataset is not None else root.name
     qids = [qid for qid in queries if qid in qrels]
-    unknown = [qid for qid in qrels if qid not in queries]
-    if unknown:
-        raise DataError(
-            f"{len(unknown)} query id(s) of the qrels are not in queries.jsonl, e.g. {unknown[0]!r}",
-            path=str(qrels_path),
-        )
     doc_ids = list(corpus)
     ranking = _first_stage(candidates, qids, queries, corpus, doc_ids, k, encoder, show_progress)
 
@@ -200,17 +184,8 @@ def iter_beir(
     skipped = 0
     for qid in qids:
         judged = qrels[qid]
-        ranked = [d for d in ranking.get(qid, []) if d in corpus][:k]
-        if len(ranked) < len(ranking.get(qid, [])[:k]):
-            logger.debug("query %s: run names documents missing from the corpus", qid)
-        gold = [d for d, s in judged.items() if s >= min_score and d in corpus]
-        missing = [d for d in gold if d not in ranked]
-        if missing and missing_positives == "skip":
-            skipped += 1
-            continue
-        if missing and missing_positives == "add":
-            ranked = ranked + missing
-        ranked = [d for d in ranked if chunk_text(d).strip()]
+        ranked = _chunk_ids(qid, ranking, judged, corpus, k, min_score, missing_positives)
+        ranked = [d for d in ranked if chunk_text(d).strip()] if ranked is not None else []
         if not ranked:
             skipped += 1
             continue
@@ -230,6 +205,60 @@ def iter_beir(
         logger.info(
             "%s: dropped %d quer(ies) (gold not retrieved with missing_positives=skip, or no text)", root, skipped
         )
+
+
+def _read_folder(
+    root: Path, split: str
+) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, Any]], dict[str, dict[str, float]], Path]:
+    """``(corpus, queries, qrels, queries.jsonl path)`` of a BEIR folder.
+
+    Raises:
+        DataError: for a missing file, a malformed record, or a qrels query id that is not in queries.jsonl.
+    """
+    corpus_path = root / "corpus.jsonl"
+    queries_path = root / "queries.jsonl"
+    qrels_path = root / "qrels" / f"{split}.tsv"
+    for needed in (corpus_path, queries_path, qrels_path):
+        if not needed.is_file():
+            raise DataError(
+                f"missing; a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/{split}.tsv", path=str(needed)
+            )
+    corpus = _read_corpus(corpus_path)
+    queries = _read_queries(queries_path)
+    qrels = read_qrels(qrels_path)
+    unknown = [qid for qid in qrels if qid not in queries]
+    if unknown:
+        raise DataError(
+            f"{len(unknown)} query id(s) of the qrels are not in queries.jsonl, e.g. {unknown[0]!r}",
+            path=str(qrels_path),
+        )
+    return corpus, queries, qrels, queries_path
+
+
+def _chunk_ids(
+    qid: str,
+    ranking: dict[str, list[str]],
+    judged: dict[str, float],
+    corpus: dict[str, tuple[str, str]],
+    k: int,
+    min_score: float,
+    missing_positives: str,
+) -> list[str] | None:
+    """The document ids of one query's chunks, or ``None`` to drop the query.
+
+    Its first ``k`` candidates found in the corpus, plus the relevant ones the first stage missed when
+    ``missing_positives`` is ``add``; ``None`` when it is ``skip`` and one was missed.
+    """
+    ranked = [d for d in ranking.get(qid, []) if d in corpus][:k]
+    if len(ranked) < len(ranking.get(qid, [])[:k]):
+        logger.debug("query %s: run names documents missing from the corpus", qid)
+    gold = [d for d, s in judged.items() if s >= min_score and d in corpus]
+    missing = [d for d in gold if d not in ranked]
+    if missing and missing_positives == "skip":
+        return None
+    if missing and missing_positives == "add":
+        ranked = ranked + missing
+    return ranked
 
 
 def _first_stage(
