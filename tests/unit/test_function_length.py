@@ -1,8 +1,8 @@
 """No function in lore_rag/ is over 70 lines: a long body is several jobs a reader must hold in mind at once.
 
 A body is counted from its first statement after the docstring to its last line (blank and comment lines
-included, decorators and the docstring not). Excluded: ``lore_rag/training/`` (owned by the training issue) and
-``lore_rag/models/card.py``, whose body is one Markdown template.
+included, decorators and the docstring not). Excluded: ``lore_rag/models/card.py``, whose body is one Markdown
+template.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "lore_rag"
 MAX_BODY_LINES = 70
-EXCLUDED = ("training/", "models/card.py")
+EXCLUDED = ("models/card.py",)
 
 
 def body_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
@@ -109,6 +109,7 @@ def test_the_check_sees_nested_functions_and_skips_only_the_excluded_paths(tmp_p
         f"pkg/evaluation/run.py:1:outer ({MAX_BODY_LINES + 7} lines)",
         f"pkg/evaluation/run.py:3:outer.inner ({MAX_BODY_LINES + 5} lines)",
         f"pkg/models/cardinal.py:1:not_excluded ({MAX_BODY_LINES + 1} lines)",
+        f"pkg/training/trainer.py:1:train ({MAX_BODY_LINES + 20} lines)",
     ]
 
 
@@ -119,4 +120,5 @@ def test_the_check_reads_the_real_package_and_its_methods():
     }
     assert "lore_rag/data/builder/runner.py:build_data" in every
     assert "lore_rag/retrieval/store.py:ChromaStore.add_texts" in every
-    assert not any(entry.startswith(("lore_rag/training/", "lore_rag/models/card.py")) for entry in every)
+    assert "lore_rag/training/trainer.py:train" in every
+    assert not any(entry.startswith("lore_rag/models/card.py") for entry in every)
