@@ -6,8 +6,9 @@ imported from their modules on first use, so ``import lore_rag.data`` stays chea
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lore_rag._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from lore_rag.data.answers import MSMARCO_NO_ANSWER, gold_answers, normalize_answer
@@ -75,14 +76,4 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

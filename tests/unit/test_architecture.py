@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: lore_rag's layers, lowest first: a module may import its own layer and the layers before it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "config", "defaults", "_hashing", "runs", "concurrency"),
+    ("errors", "config", "defaults", "_hashing", "_lazy", "runs", "concurrency"),
     ("models",),
     ("llm",),
     ("data",),
