@@ -62,6 +62,8 @@ built with the original model stays valid: only queries are embedded differently
 | loss | {loss.get("name")} (tau {loss.get("tau")}, alpha {loss.get("alpha")}, beta {loss.get("beta")}) |
 | original-query anchor weight | {training.get("anchor_weight")} |
 | L2-SP weight (pull toward the base weights) | {training.get("l2sp_weight", 0.0)} |
+| mined hard negatives per row | {training.get("mined_negatives", 0)} |
+| plain (original) questions as extra rows | {training.get("include_original", False)} |
 | learning rate, epochs, batch size | {training.get("lr")}, {training.get("epochs")}, {training.get("batch_size")} |
 | optimiser steps | {manifest.get("step")} of {manifest.get("total_steps")} |
 | seed | {training.get("seed")} |

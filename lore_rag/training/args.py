@@ -58,6 +58,11 @@ class TrainConfig:
         0.0,
     )
     include_original: bool = _help("also train on original queries as P/N2 rows", False)
+    mined_negatives: int = _help(
+        "hard negatives: add to each training row the base model's K most similar training chunks that are not "
+        "among its candidates, as ordinary negatives (N2), so the loss sees the competitors of a full index (0: off)",
+        0,
+    )
     device: str = _help("torch device: auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps", "auto")
     cache_dir: str | None = _help("document-embedding cache folder; default: ~/.cache/lore-rag/doc_embeddings", None)
     resume: bool = _help("resume from output_dir/last when it holds an unfinished run of the same config", True)
@@ -104,6 +109,8 @@ class TrainConfig:
             raise ConfigError(f"field 'warmup_ratio': must be in [0, 1), got {self.warmup_ratio}")
         if self.anchor_weight < 0:
             raise ConfigError(f"field 'anchor_weight': must be >= 0, got {self.anchor_weight}")
+        if self.mined_negatives < 0:
+            raise ConfigError(f"field 'mined_negatives': must be >= 0 (0 turns it off), got {self.mined_negatives}")
         if self.anchor_candidates < 2:
             raise ConfigError(f"field 'anchor_candidates': must be >= 2, got {self.anchor_candidates}")
         if self.anchor_queries and not self.anchor_weight > 0:

@@ -123,6 +123,20 @@ def _anchor_rows(
     return rows
 
 
+def _mined_rows(
+    examples: list[Example], documents: DocEmbeddingCache, queries: DocEmbeddingCache, k: int
+) -> list[Example]:
+    """``--mined-negatives``: each row with the base model's top ``k`` other training chunks as extra N2."""
+    from lore_rag.training.hard_negatives import add_mined_negatives
+
+    chunks = list(dict.fromkeys(c for e in examples for c in e.chunks))
+    query_rows = np.asarray(queries.rows([e.query for e in examples]), dtype=np.int64)  # before matrix()
+    chunk_rows = np.asarray(documents.rows(chunks), dtype=np.int64)
+    rows = add_mined_negatives(examples, queries.matrix()[query_rows], chunks, documents.matrix()[chunk_rows], k)
+    logger.info("hard negatives: up to %d mined training chunk(s) added to each of %d row(s)", k, len(rows))
+    return rows
+
+
 def _flat(metrics: dict[str, dict[str, float]]) -> dict[str, float]:
     return {f"{view}/{k}": v for view, values in metrics.items() for k, v in values.items()}
 
@@ -251,13 +265,16 @@ def _embed_once(
         )
         documents.embed(all_chunks)
         anchored = config.anchor_weight > 0 and (any(e.original_query for e in examples) or bool(anchor_questions))
-        teacher: DocEmbeddingCache | None = None
-        if anchored:
+        queries: DocEmbeddingCache | None = None
+        if anchored or config.mined_negatives:
             # one instance per namespace: two caches on the same files would overwrite each other's saves
-            teacher = DocEmbeddingCache(base, folder, show_progress=config.show_progress, prompt=query_prompt(base))
-            if teacher.namespace == documents.namespace:
-                teacher = documents
+            queries = DocEmbeddingCache(base, folder, show_progress=config.show_progress, prompt=query_prompt(base))
+            if queries.namespace == documents.namespace:
+                queries = documents
+        teacher = queries if anchored else None
         anchor_rows = _anchor_rows(anchor_questions, examples, documents, teacher, config.anchor_candidates)
+        if config.mined_negatives and queries is not None:
+            examples = _mined_rows(examples, documents, queries, config.mined_negatives)
         dataset = build_dataset(examples + anchor_rows, documents, teacher)
     return documents, teacher, dataset
 

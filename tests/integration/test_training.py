@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from lore_rag.data.io import read_examples, write_examples
+from lore_rag.data.schema import Tier
 from lore_rag.models.checkpoint import read_manifest
 from lore_rag.models.doc_cache import DocEmbeddingCache
 from lore_rag.models.encoder import LoreEncoder, model_fingerprint
@@ -455,3 +456,23 @@ def test_anchor_queries_add_anchor_rows_mined_from_the_training_chunks(small_dat
         _config(small_data, tmp_path / "x", anchor_queries=str(questions), anchor_weight=0.0)
     with pytest.raises(DataError, match=r"missing.txt: no such file \(--anchor-queries\)"):
         train(_config(small_data, tmp_path / "y", anchor_queries=str(tmp_path / "missing.txt")))
+
+
+def test_mined_negatives_reach_the_loss_as_extra_n2_candidates_and_are_recorded(small_data, tmp_path, base_model):
+    from lore_rag.errors import ConfigError
+    from lore_rag.training.trainer import _embed_once
+
+    examples = read_examples(small_data / "train.jsonl")
+    config = _config(small_data, tmp_path / "mined", mined_negatives=4, anchor_weight=0.0)
+    documents, _, dataset = _embed_once(config, base_model, examples, [], [])
+    pool = set(documents.rows(list(dict.fromkeys(c for e in examples for c in e.chunks))))
+    for example, row in zip(examples, dataset, strict=True):
+        assert len(row["candidates"]) == len(example.chunks) + 4
+        assert row["tiers"][: len(example.chunks)] == [int(t) for t in example.tiers]
+        assert row["tiers"][len(example.chunks) :] == [int(Tier.NEGATIVE)] * 4
+    assert {r for row in dataset for r in row["candidates"]} <= pool  # mined from the training chunks only
+    result = train(config)
+    assert read_manifest(result.best)["training"]["mined_negatives"] == 4
+    assert "| mined hard negatives per row | 4 |" in (result.best / "README.md").read_text()
+    with pytest.raises(ConfigError, match="field 'mined_negatives': must be >= 0"):
+        _config(small_data, tmp_path / "x", mined_negatives=-1)
