@@ -16,9 +16,7 @@ def _unit(rows):
 
 CHUNKS = ["gold a", "distractor a", "other a", "near a", "far", "gold b", "near b"]
 # chunk vectors on 3 axes: "a" things along x, "b" things along y, "far" along z
-CHUNK_VECTORS = _unit(
-    [[1, 0, 0], [0.9, 0.1, 0], [0.8, 0.2, 0], [0.95, 0.05, 0], [0, 0, 1], [0, 1, 0], [0.1, 0.9, 0]]
-)
+CHUNK_VECTORS = _unit([[1, 0, 0], [0.9, 0.1, 0], [0.8, 0.2, 0], [0.95, 0.05, 0], [0, 0, 1], [0, 1, 0], [0.1, 0.9, 0]])
 
 
 def _rows():
