@@ -56,13 +56,12 @@ def _embed_queries(model, texts):
     return torch.nn.functional.normalize(model(features)["sentence_embedding"], dim=-1)
 
 
-def reencoding_loop(examples, steps: int, batch_size: int, out: Path) -> tuple[float, float]:
-    """Reference-style loop: document vectors recomputed (without gradient) at every step.
+def reencoding_train(examples, steps: int, batch_size: int, *, alpha: float = 1.0, beta: float = 3.0):
+    """Reference-style training: document vectors recomputed (without gradient) at every step.
 
     Returns:
-        (seconds in the training steps, seconds end to end).
+        (the frozen base model, the trained query model, seconds in the training steps).
     """
-    start = time.perf_counter()
     base = load_model(None)
     base.eval()
     query_model = copy.deepcopy(base)
@@ -78,12 +77,23 @@ def reencoding_loop(examples, steps: int, batch_size: int, out: Path) -> tuple[f
         docs, tiers, mask = _pad(batch, encoded)
         q = _embed_queries(query_model, [e.query for e in batch])
         scores = torch.einsum("bd,bcd->bc", q, docs)
-        loss = compute_loss(scores, tiers, mask)
+        loss = compute_loss(scores, tiers, mask, alpha=alpha, beta=beta)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(query_model.parameters(), 1.0)
         optimizer.step()
-    steps_seconds = time.perf_counter() - steps_start
+    query_model.eval()
+    return base, query_model, time.perf_counter() - steps_start
+
+
+def reencoding_loop(examples, steps: int, batch_size: int, out: Path) -> tuple[float, float]:
+    """The reference-style loop of one LORE epoch, with loading and saving.
+
+    Returns:
+        (seconds in the training steps, seconds end to end).
+    """
+    start = time.perf_counter()
+    _, query_model, steps_seconds = reencoding_train(examples, steps, batch_size)
     query_model.save(str(out))
     return steps_seconds, time.perf_counter() - start
 
