@@ -25,6 +25,7 @@ $LORE_RAG_HOME/app_store, and the bundled SmolLM2 on a local llama.cpp server (s
 examples:
   lore-rag app                                    # http://127.0.0.1:7860
   lore-rag app --checkpoint runs/lore/best --data my_tiered.jsonl
+  lore-rag app --checkpoint runs/lore-tradeoff/checkpoint        # the chosen ratio; its curve on the Summary tab
   lore-rag app --store my_index/ --collection docs --no-llm     # your own index: free-text queries, no labels
   LORE_RAG_APP_AUTH=me:secret lore-rag app --host 0.0.0.0 --port 8080
   OPENAI_BASE_URL=http://127.0.0.1:8000/v1 lore-rag app          # answers from your endpoint
@@ -87,7 +88,7 @@ def _check_before_loading(args: argparse.Namespace) -> tuple[tuple[str, str] | N
     if args.port is not None:
         check_port_free(args.host, args.port)
     data_dirs = [_data_dir(d) for d in args.data_dirs or []]
-    for path, flag in ((args.data, "--data"), (args.checkpoint, "--checkpoint")):
+    for path, flag in ((args.data, "--data"), (args.checkpoint, "--checkpoint"), (args.tradeoff, "--tradeoff")):
         if path is not None and not os.path.exists(os.path.expanduser(path)):
             raise ConfigError(f"{flag} {path}: no such file or folder")
     return auth, data_dirs
@@ -113,6 +114,7 @@ def _create_session(args: argparse.Namespace) -> Any:
         show_progress=not args.no_progress,
         reranker=reranker,
         fetch_k=fetch_k,
+        tradeoff=args.tradeoff,
     )
 
 

@@ -28,6 +28,12 @@ class AppConfig:
         None,
         metavar="JSONL",
     )
+    tradeoff: str | None = option(
+        "`lore-rag tradeoff` output folder whose curve the Summary tab shows (default: found beside the checkpoint, "
+        "when it is the chosen ratio's checkpoint/ or its run folder holds one)",
+        None,
+        metavar="DIR",
+    )
     store: str | None = option(
         "embedded Chroma folder to search (default: $LORE_RAG_HOME/app_store)", None, metavar="DIR"
     )

@@ -29,6 +29,7 @@ from lore_rag.errors import ConfigError, DemoError, LoreError
 from lore_rag.evaluation.answer_cache import AnswerCache
 
 if TYPE_CHECKING:
+    from lore_rag.demo.tradeoff import TradeoffFinding
     from lore_rag.llm import LLMClient
     from lore_rag.models.encoder import LoreEncoder
     from lore_rag.retrieval import ChromaStore, Hit
@@ -173,6 +174,8 @@ class DemoSession:
         index_data: Add the chunks of every example set loaded to ``store``.
         reranker: A cross-encoder that reranks each column's top ``fetch_k`` (``None``: no reranking).
         fetch_k: Chunks each column hands to the reranker (default 20, never fewer than k).
+        tradeoff: A ``lore-rag tradeoff`` output folder (or its ``tradeoff.json``) for the Summary tab; ``None``
+            looks for one beside the checkpoint (:func:`~lore_rag.demo.tradeoff.find_tradeoff`).
 
     Raises:
         StoreError: when ``store`` was built by another document encoder.
@@ -192,6 +195,7 @@ class DemoSession:
         index_data: bool = True,
         reranker: Reranker | None = None,
         fetch_k: int | None = None,
+        tradeoff: str | os.PathLike[str] | None = None,
     ) -> None:
         from lore_rag.retrieval.retriever import side_by_side
 
@@ -208,6 +212,8 @@ class DemoSession:
         self.index_data = index_data
         self.reranker = reranker
         self.fetch_k = fetch_k
+        self.tradeoff_path = tradeoff
+        self._tradeoff: TradeoffFinding | None = None
         self.retrievers = side_by_side(store, {RAW: raw, LORE: lore}, k=k, reranker=reranker, fetch_k=fetch_k)
         self.names = {RAW: _display_name(raw, "raw"), LORE: _display_name(lore, "LORE")}
         if reranker is not None:
@@ -236,6 +242,7 @@ class DemoSession:
         show_progress: bool = True,
         reranker: Reranker | str | os.PathLike[str] | None = None,
         fetch_k: int | None = None,
+        tradeoff: str | os.PathLike[str] | None = None,
     ) -> DemoSession:
         """Build the offline default set-up, each part replaceable.
 
@@ -257,6 +264,7 @@ class DemoSession:
             reranker: A cross-encoder (loaded, or a Hugging Face id / folder) reranking both columns' top
                 ``fetch_k``; ``None`` for none.
             fetch_k: Chunks each column hands to the reranker.
+            tradeoff: The ``lore-rag tradeoff`` output to show; ``None`` looks beside the checkpoint.
 
         Raises:
             ModelError: for a checkpoint or reranker that cannot be loaded.
@@ -293,6 +301,7 @@ class DemoSession:
             index_data=own_store if index_data is None else index_data,
             reranker=reranker,
             fetch_k=fetch_k,
+            tradeoff=tradeoff,
         )
         if data is not None or own_store:
             session.load(data, show_progress=show_progress)
@@ -500,6 +509,27 @@ class DemoSession:
     def training_curves(self) -> Path | None:
         """The checkpoint's ``training_curves.png``, when the run left one."""
         return training_curves_path(self.checkpoint) if self.checkpoint is not None else None
+
+    @property
+    def tradeoff(self) -> TradeoffFinding:
+        """The checkpoint's trade-off curve (``lore-rag tradeoff`` output), looked up once; never raises."""
+        if self._tradeoff is None:
+            from lore_rag.demo.tradeoff import find_tradeoff
+            from lore_rag.models.encoder import model_fingerprint
+
+            try:
+                self._tradeoff = find_tradeoff(
+                    self.checkpoint,
+                    self.lore.manifest or {},
+                    lambda: model_fingerprint(self.lore.query_model),
+                    self.tradeoff_path,
+                )
+            except Exception as exc:  # noqa: BLE001 - an unreadable folder is a line on the tab, not a dead app
+                from lore_rag.demo.tradeoff import TradeoffFinding
+
+                logger.warning("could not look for the trade-off output: %s", exc)
+                self._tradeoff = TradeoffFinding(problem=f"could not look for the trade-off output: {exc}")
+        return self._tradeoff
 
     @property
     def llm_name(self) -> str:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     )
     from lore_rag.evaluation.runner import evaluate_models
     from lore_rag.evaluation.tradeoff import TradeoffConfig, TradeoffResult, run_tradeoff
+    from lore_rag.evaluation.tradeoff_file import TradeoffSummary, read_tradeoff
 
 __all__ = [
     "AnswerCache",
@@ -55,6 +56,7 @@ __all__ = [
     "QARunError",
     "TradeoffConfig",
     "TradeoffResult",
+    "TradeoffSummary",
     "ViewResult",
     "answer_from_chunks",
     "answer_key",
@@ -75,6 +77,7 @@ __all__ = [
     "per_question_metrics",
     "plot_qa_results",
     "rank_candidates",
+    "read_tradeoff",
     "recall_at_k",
     "run_qa_eval",
     "run_tradeoff",
@@ -98,6 +101,7 @@ _EXPORTS = {
     "QARunError": "lore_rag.evaluation.qa_run",
     "TradeoffConfig": "lore_rag.evaluation.tradeoff",
     "TradeoffResult": "lore_rag.evaluation.tradeoff",
+    "TradeoffSummary": "lore_rag.evaluation.tradeoff_file",
     "ViewResult": "lore_rag.evaluation.candidates",
     "answer_from_chunks": "lore_rag.evaluation.answering",
     "answer_key": "lore_rag.evaluation.answer_cache",
@@ -118,6 +122,7 @@ _EXPORTS = {
     "per_question_metrics": "lore_rag.evaluation.candidates",
     "plot_qa_results": "lore_rag.evaluation.qa_run",
     "rank_candidates": "lore_rag.evaluation.candidates",
+    "read_tradeoff": "lore_rag.evaluation.tradeoff_file",
     "recall_at_k": "lore_rag.evaluation.candidates",
     "run_qa_eval": "lore_rag.evaluation.qa_run",
     "run_tradeoff": "lore_rag.evaluation.tradeoff",

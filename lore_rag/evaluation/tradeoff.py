@@ -44,6 +44,7 @@ from lore_rag.evaluation.bootstrap import (
 )
 from lore_rag.evaluation.candidates import DEFAULT_KS, per_question_metrics, score_candidates, view_subsets
 from lore_rag.evaluation.corpus import corpus_task, exact_corpus_per_query
+from lore_rag.evaluation.tradeoff_file import TRADEOFF_JSON, TRADEOFF_PNG, summary_dict
 from lore_rag.evaluation.tradeoff_plot import format_tradeoff_table, plot_tradeoff, ratio_label
 from lore_rag.evaluation.tradeoff_rule import (
     PROTOCOLS,
@@ -444,7 +445,7 @@ def _write_outputs(
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     result.files["png"] = plot_tradeoff(
-        result, out / "tradeoff.png", title=f"{checkpoint_label(encoder.manifest['path'])} on {Path(validation).name}"
+        result, out / TRADEOFF_PNG, title=f"{checkpoint_label(encoder.manifest['path'])} on {Path(validation).name}"
     )
     (out / "tradeoff.md").write_text(result.table + "\n", encoding="utf-8")
     result.files["md"] = out / "tradeoff.md"
@@ -458,26 +459,16 @@ def _write_outputs(
             validation=validation,
             means=result.ratios[choice.ratio].means,
         )
-    points = {ratio_label(r): p for r, p in result.ratios.items()} | result.others
-    summary = {
-        "checkpoint": str(encoder.manifest["path"]),
-        "validation_file": str(validation),
-        "plain_file": config.plain_file,
-        "rule": result.rule.text,
-        "chosen_ratio": choice.ratio,
-        "feasible_ratios": choice.feasible,
-        "failed": {ratio_label(r): v for r, v in choice.failed.items()},
-        "written_checkpoint": str(result.checkpoint) if result.checkpoint else None,
-        "seconds_per_point": result.seconds_per_point,
-        "n_rewritten": len(sets.rewritten),
-        "n_plain": len(sets.plain),
-        "points": {name: p.means for name, p in points.items()},
-        "intervals": {
-            name: {m: {k: v.to_dict() for k, v in e.items()} for m, e in by_metric.items()}
-            for name, by_metric in result.intervals.items()
-        },
-    }
-    result.files["json"] = write_json(summary, out / "tradeoff.json")
+    summary = summary_dict(
+        result,
+        checkpoint=str(encoder.manifest["path"]),
+        checkpoint_fingerprint=_fingerprint(encoder.query_model),
+        validation_file=str(validation),
+        plain_file=config.plain_file,
+        n_rewritten=len(sets.rewritten),
+        n_plain=len(sets.plain),
+    )
+    result.files["json"] = write_json(summary, out / TRADEOFF_JSON)
 
 
 def write_interpolated(

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lore_rag.evaluation.bootstrap import format_interval
+from lore_rag.evaluation.bootstrap import Interval, format_interval
 
 if TYPE_CHECKING:
     from lore_rag.evaluation.tradeoff import TradeoffResult
+    from lore_rag.evaluation.tradeoff_rule import Rule
 
-__all__ = ["format_tradeoff_table", "plot_tradeoff", "ratio_label"]
+__all__ = ["format_tradeoff_table", "plot_tradeoff", "ratio_label", "tradeoff_tables"]
 
 #: The panels: (x metric, y metric, caption); lower is better for N1.
 PANELS = (
@@ -35,47 +36,70 @@ def _short(metric: str) -> str:
 
 def format_tradeoff_table(result: TradeoffResult, metrics: Sequence[str]) -> str:
     """Means per point, then paired differences from the base model (r=0) with intervals; the chosen row marked."""
-    chosen = ratio_label(result.choice.ratio) if result.choice.ratio is not None else None
-    names = list(result.intervals)
-    lines = [f"Rule: `{result.rule.text}`", ""]
-    header = ["point"] + [_short(m) for m in metrics]
-    lines.append("| " + " | ".join(header) + " |")
-    lines.append("|" + "|".join(["---"] + ["---:"] * len(metrics)) + "|")
+    choice = result.choice
+    return tradeoff_tables(
+        result.intervals,
+        metrics,
+        rule=result.rule,
+        chosen=choice.ratio,
+        feasible=choice.feasible,
+        failed={ratio_label(r): misses for r, misses in choice.failed.items()},
+    )
+
+
+def tradeoff_tables(
+    intervals: Mapping[str, Mapping[str, Mapping[str, Interval]]],
+    metrics: Sequence[str],
+    *,
+    rule: Rule,
+    chosen: float | None,
+    feasible: Sequence[float],
+    failed: Mapping[str, Sequence[str]],
+) -> str:
+    """The tables of :func:`format_tradeoff_table` from their parts (as ``tradeoff.json`` holds them).
+
+    Args:
+        intervals: ``{point: {metric: {"mean": Interval, "diff": Interval}}}``, the base model (r=0) first.
+        metrics: The columns, ``PROTOCOL/VIEW/METRIC``.
+        rule: The rule that chose.
+        chosen: The chosen ratio (``None``: none met the constraints).
+        feasible: The ratios that met every constraint.
+        failed: ``{point label: [failing constraint, ...]}``.
+    """
+    label = ratio_label(chosen) if chosen is not None else None
+    names = list(intervals)
+    header = "| " + " | ".join(["point"] + [_short(m) for m in metrics]) + " |"
+    rule_line = "|" + "|".join(["---"] + ["---:"] * len(metrics)) + "|"
+    lines = [f"Rule: `{rule.text}`", "", header, rule_line]
     for name in names:
-        by_metric = result.intervals[name]
-        cells = [f"**{name}** (chosen)" if name == chosen else name]
-        for m in metrics:
-            mean = by_metric[m]["mean"]
-            places = 3 if "MRR" in m or "nDCG" in m else 1
-            cells.append(f"{mean.estimate:.{places}f}")
+        cells = [f"**{name}** (chosen)" if name == label else name]
+        cells += [f"{intervals[name][m]['mean'].estimate:.{_places(m)}f}" for m in metrics]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", f"Paired difference from the base model ({ratio_label(0.0)}), {_ci_text(result)}:", ""]
-    lines.append("| " + " | ".join(header) + " |")
-    lines.append("|" + "|".join(["---"] + ["---:"] * len(metrics)) + "|")
+    lines += ["", f"Paired difference from the base model ({ratio_label(0.0)}), {_ci_text(intervals)}:", ""]
+    lines += [header, rule_line]
     for name in names[1:]:
-        by_metric = result.intervals[name]
-        cells = [f"**{name}** (chosen)" if name == chosen else name]
+        cells = [f"**{name}** (chosen)" if name == label else name]
         for m in metrics:
-            places = 3 if "MRR" in m or "nDCG" in m else 1
-            diff = by_metric[m].get("diff")
-            cells.append(format_interval(diff, digits=places) if diff is not None else "–")
+            diff = intervals[name][m].get("diff")
+            cells.append(format_interval(diff, digits=_places(m)) if diff is not None else "–")
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    if result.choice.ratio is None:
+    if chosen is None:
         lines.append("No ratio meets every constraint:")
-        for ratio, misses in result.choice.failed.items():
-            lines.append(f"- {ratio_label(ratio)}: " + "; ".join(misses))
+        lines += [f"- {name}: " + "; ".join(misses) for name, misses in failed.items()]
     else:
-        feasible = ", ".join(ratio_label(r) for r in result.choice.feasible)
-        lines.append(
-            f"Ratios meeting the constraints: {feasible}; chosen: {chosen} ({result.rule.goal} "
-            f"{result.rule.objective})."
-        )
+        ok = ", ".join(ratio_label(r) for r in feasible)
+        lines.append(f"Ratios meeting the constraints: {ok}; chosen: {label} ({rule.goal} {rule.objective}).")
     return "\n".join(lines)
 
 
-def _ci_text(result: TradeoffResult) -> str:
-    first = next(iter(next(iter(result.intervals.values())).values()))["mean"]
+def _places(metric: str) -> int:
+    """Decimals of a metric in tables: 3 for MRR / nDCG (0-1), 1 for percentages."""
+    return 3 if "MRR" in metric or "nDCG" in metric else 1
+
+
+def _ci_text(intervals: Mapping[str, Mapping[str, Mapping[str, Interval]]]) -> str:
+    first = next(iter(next(iter(intervals.values())).values()))["mean"]
     return f"{round(100 * first.confidence)} % paired bootstrap intervals over {first.n_questions} questions"
 
 

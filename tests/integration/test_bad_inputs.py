@@ -218,6 +218,7 @@ CASES = [
     case("app-data-dir-missing", f"{A} --data-dir {{W}}/nope --no-llm", 1, "--data-dir", "nope"),
     case("app-data-missing", f"{A} --data {{W}}/nope.jsonl --no-llm", 1, "--data", "nope.jsonl"),
     case("app-checkpoint-missing", f"{A} --checkpoint {{W}}/nope --no-llm", 1, "--checkpoint", "nope"),
+    case("app-tradeoff-missing", f"{A} --tradeoff {{W}}/nope --no-llm", 1, "--tradeoff", "nope"),
     case("app-max-upload-zero", f"{A} --max-upload-mb 0", 2, "--max-upload-mb"),
     case("app-max-upload-nan", f"{A} --max-upload-mb nan", 2, "--max-upload-mb"),
     case("app-temperature-nan", f"{A} --temperature nan", 2, "--temperature"),

@@ -17,8 +17,9 @@ from lore_rag.cli import main
 from lore_rag.data.io import read_examples, write_examples
 from lore_rag.evaluation.candidates import evaluate_candidates
 from lore_rag.evaluation.corpus import corpus_task, exact_corpus_per_query
+from lore_rag.evaluation.tradeoff_file import read_tradeoff
 from lore_rag.models.checkpoint import read_manifest, save_checkpoint
-from lore_rag.models.encoder import DEFAULT_MODEL, LoreEncoder, load_model
+from lore_rag.models.encoder import DEFAULT_MODEL, LoreEncoder, load_model, model_fingerprint
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +184,10 @@ def test_tradeoff_evaluates_ratios_chooses_by_the_rule_and_writes_the_checkpoint
     assert torch.allclose(written[name], base[name] + chosen * (tuned[name] - base[name]), atol=1e-6)
     reloaded = LoreEncoder.load(str(out / "checkpoint"))
     assert reloaded.document_fingerprint == raw.document_fingerprint
+    # The JSON reads back (as the app does) into the very tables printed, tied to the checkpoint's weights.
+    back = read_tradeoff(out)
+    assert back.table() in printed and back.chosen_ratio == chosen and back.n_rewritten == 14
+    assert back.checkpoint_fingerprint == model_fingerprint(load_model(root / "noisy0"))
 
 
 def test_tradeoff_with_no_feasible_ratio_writes_the_plot_but_no_checkpoint(setup, capsys):

@@ -286,7 +286,7 @@ def _compare_tab(session: DemoSession, first: ExampleSet | None) -> _CompareTab:
 
 
 def _summary_tab(session: DemoSession, tab: Any) -> _SummaryTab:
-    """Lay out the Summary tab (inside its ``gr.Tab``): the P@k / N1@k table and the training curves."""
+    """Lay out the Summary tab (inside its ``gr.Tab``): the P@k / N1@k table, training and trade-off curves."""
     gr.Markdown(
         "P@k: share of a question's **positive** chunks ranked in its top k (higher is better). "
         "N1@k: share of its **distractors** in the top k (lower is better). Each question's own "
@@ -301,7 +301,20 @@ def _summary_tab(session: DemoSession, tab: Any) -> _SummaryTab:
         gr.Image(str(curves), type="filepath", show_label=False, elem_id="lore-curves", interactive=False)
     else:
         gr.Markdown("This checkpoint's run folder has no `training_curves.png`.")
+    _tradeoff_section(session)
     return _SummaryTab(tab, button, status, table)
+
+
+def _tradeoff_section(session: DemoSession) -> None:
+    """The checkpoint's trade-off curve (``lore-rag tradeoff`` output): plot, tables, or how to produce it."""
+    from lore_rag.demo.tradeoff import tradeoff_markdown
+
+    gr.Markdown("### Trade-off: plain recall vs distractors")
+    finding = session.tradeoff
+    plot = finding.summary.plot if finding.summary is not None else None
+    if plot is not None:
+        gr.Image(str(plot), type="filepath", show_label=False, elem_id="lore-tradeoff", interactive=False)
+    gr.Markdown(tradeoff_markdown(finding, session.checkpoint), elem_id="lore-tradeoff-table")
 
 
 def _pick_handler(session: DemoSession) -> Any:
