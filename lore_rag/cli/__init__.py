@@ -37,6 +37,7 @@ _COMMANDS = (
     "qa_eval",
     "llm",
     "app",
+    "merge_lora",
 )
 
 
