@@ -48,13 +48,15 @@ def _intro(manifest: dict[str, Any]) -> str:
     return text
 
 
-def _plain_use(manifest: dict[str, Any], where: str) -> str:
+def _plain_use(manifest: dict[str, Any], where: str, repo_id: str | None) -> str:
     """How plain sentence-transformers loads the folder, or, for an adapter, how to make a folder it can load."""
     if _is_adapter(manifest):
+        local = "lora-checkpoint" if repo_id else where
+        fetch = f"hf download {repo_id} --local-dir {local}\n" if repo_id else ""
         return (
             "Plain sentence-transformers would apply the adapter to documents too. For a folder it (and any tool that\n"
             "only knows sentence-transformers) loads with both sides right, merge the adapter first:\n\n"
-            f"```bash\nlore-rag merge-lora {where} -o merged/\n```\n"
+            f"```bash\n{fetch}lore-rag merge-lora {local} -o merged/\n```\n"
         )
     return f"""sentence-transformers (`encode_query` uses the tuned side, `encode_document` the original):
 
@@ -126,7 +128,7 @@ distractors there (lower is better). *rewritten*: the LLM-disturbed queries; *or
 {_table(metrics)}
 ## Use
 
-{_plain_use(manifest, where)}
+{_plain_use(manifest, where, repo_id)}
 
 lore-rag, LlamaIndex and LangChain (the document side is checked against the base model's fingerprint):
 

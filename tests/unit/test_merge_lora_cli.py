@@ -44,3 +44,24 @@ def test_a_missing_output_or_a_missing_checkpoint_is_one_line(tmp_path: Path, ca
     err = capsys.readouterr().err
     assert "no lore_manifest.json" in err and "lore-rag train --lora-r" in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_the_card_tells_an_adapter_a_merged_folder_and_a_full_fine_tune_apart() -> None:
+    from lore_rag.models.card import model_card
+
+    base = {"base_model": "all-MiniLM-L6-v2", "base_fingerprint": "3768970d4aa7f94e"}
+    full = model_card({**base, "training": {"lora_r": 0}})
+    adapter = model_card({**base, "training": {"lora_r": 8}}, repo_id="me/lora")
+    merged = model_card(
+        {
+            **base,
+            "training": {"lora_r": 8},
+            "merged_from": {"path": "runs/lora/best", "adapter_sha256": "ab" * 32},
+            "lora": {"r": 8, "alpha": 16.0},
+        }
+    )
+    assert "**both sides**" in full and "SentenceTransformer(" in full and "LoRA" not in full
+    assert "as a LoRA adapter" in adapter and "SentenceTransformer(" not in adapter
+    assert "hf download me/lora --local-dir lora-checkpoint\nlore-rag merge-lora lora-checkpoint -o merged/" in adapter
+    assert "**both sides**" in merged and "SentenceTransformer(" in merged and "merge-lora -o" not in merged
+    assert "merged from a LoRA adapter (r = 8, alpha 16.0" in merged and "ab" * 8 in merged
