@@ -252,6 +252,9 @@ def load_checkpoint_models(
                 f"{folder}: cannot load its base model {ref!s} ({exc}); pass document_model= (or --document-model) "
                 "pointing at the model the checkpoint was trained from"
             ) from exc
+        # the run's prompts (--query-prompt, --document-prompt-name) were set on the base model it trained from and
+        # saved with the query side only: the document side gets them back, as a two-route folder's sides share them
+        doc.prompts = dict(getattr(query_model, "prompts", None) or {})
     else:
         doc = document_model
     found = model_fingerprint(doc)

@@ -212,3 +212,34 @@ def test_the_command_merges_end_to_end_and_refuses_to_overwrite(lora_run, adapte
     with pytest.raises(SystemExit) as stop:
         main(["merge-lora", str(lora_run)])
     assert stop.value.code == 2 and "--output" in capsys.readouterr().err
+
+
+def test_a_lora_run_with_its_own_query_prompt_loads_and_merges_with_the_prompt_on_both_sides(tmp_path, base_model):
+    """The run's prompts live in the adapter folder only; the base model loaded for the document side gets them too."""
+    from sentence_transformers import SentenceTransformer
+
+    from lore_rag.training.trainer import TrainConfig, train
+
+    write_examples(read_examples(bundled_train_path())[:4], tmp_path / "train.jsonl")
+    run = tmp_path / "run"
+    train(
+        TrainConfig(
+            train_files=[str(tmp_path / "train.jsonl")],
+            output_dir=str(run),
+            batch_size=4,
+            max_steps=1,
+            anchor_weight=0.0,
+            lora_r=4,
+            query_prompt="query: ",
+            cache_dir=str(tmp_path / "cache"),
+            device="cpu",
+            show_progress=False,
+        )
+    )
+    adapter = LoreEncoder.from_checkpoint(run, device="cpu")  # refused before: fingerprint of a prompt-less base
+    assert adapter.query_model.prompts["query"] == adapter.document_model.prompts["query"] == "query: "
+    assert np.allclose(adapter.embed_documents(DOCUMENTS), LoreEncoder(base_model).embed_documents(DOCUMENTS))
+    plain = SentenceTransformer(str(merge_lora_checkpoint(run, tmp_path / "merged", device="cpu")), device="cpu")
+    assert plain.prompts["query"] == "query: "
+    query = plain.encode_query(QUERIES, normalize_embeddings=True)
+    assert np.allclose(query, adapter.embed_queries(QUERIES), atol=1e-5)
