@@ -20,7 +20,7 @@ from lore_rag._hashing import file_sha256
 from lore_rag.config import option
 from lore_rag.errors import ConfigError, ModelError
 from lore_rag.models.card import model_card
-from lore_rag.models.checkpoint import load_checkpoint_models, read_manifest, save_checkpoint
+from lore_rag.models.checkpoint import MANIFEST_NAME, load_checkpoint_models, read_manifest, save_checkpoint
 
 __all__ = ["ADAPTER_CONFIG", "MergeLoraConfig", "is_lora_checkpoint", "merge_lora_checkpoint"]
 
@@ -91,15 +91,23 @@ def _adapter_record(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return merged_from, lora
 
 
-def _check_output(source: Path, output: Path) -> None:
-    """Refuse an output that holds anything, is a file, or lies inside the source checkpoint.
+def _is_merged_checkpoint(folder: Path) -> bool:
+    """True when ``folder`` holds a checkpoint written by :func:`merge_lora_checkpoint` (its manifest says so)."""
+    try:
+        return bool(json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8")).get("merged_from"))
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return False
+
+
+def _check_output(source: Path, output: Path, *, replace_merged: bool) -> None:
+    """Refuse an output that holds anything (but an earlier merge, when allowed), is a file, or lies in the source.
 
     Raises:
         ConfigError: naming the output path.
     """
     if output.exists() and not output.is_dir():
         raise ConfigError(f"{output}: is a file; give a new (or empty) folder for the merged checkpoint")
-    if output.is_dir() and any(output.iterdir()):
+    if output.is_dir() and any(output.iterdir()) and not (replace_merged and _is_merged_checkpoint(output)):
         raise ConfigError(
             f"{output}: already exists and is not empty; give a new (or empty) folder (merge-lora never overwrites)"
         )
@@ -109,7 +117,11 @@ def _check_output(source: Path, output: Path) -> None:
 
 
 def merge_lora_checkpoint(
-    source: str | os.PathLike[str], output: str | os.PathLike[str], *, device: str | None = None
+    source: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    device: str | None = None,
+    replace_merged: bool = False,
 ) -> Path:
     """Write the LoRA checkpoint at ``source`` as a full two-sided checkpoint at ``output``.
 
@@ -125,6 +137,8 @@ def merge_lora_checkpoint(
         source: The LoRA checkpoint folder, or a training output folder (its ``best/``, then ``last/``).
         output: The new folder; it must not exist or must be empty.
         device: Torch device for the merge; ``None`` picks cuda, then mps, then cpu.
+        replace_merged: Replace an output folder that holds an earlier merged checkpoint (``lore-rag train
+            --merge-lora`` rewrites its ``merged/``); any other non-empty output is still refused.
 
     Returns:
         The output folder.
@@ -132,7 +146,7 @@ def merge_lora_checkpoint(
     Raises:
         ModelError: for a source that is missing, has no readable manifest, is not a LoRA checkpoint, or whose
             adapter does not fit its base model.
-        ConfigError: for an output that is a file, holds anything, or lies inside the source.
+        ConfigError: for an output that is a file, holds anything (see ``replace_merged``), or lies inside the source.
     """
     manifest = read_manifest(source, hint="merge-lora takes the folder that 'lore-rag train --lora-r R' wrote")
     folder = Path(manifest["path"])
@@ -142,7 +156,7 @@ def merge_lora_checkpoint(
             "sentence-transformers loads it as it is"
         )
     out = Path(output).expanduser()
-    _check_output(folder, out)
+    _check_output(folder, out, replace_merged=replace_merged)
     merged_from, lora = _adapter_record(folder)
     models = load_checkpoint_models(folder, device=device)
     merged = {k: v for k, v in manifest.items() if k not in _WRITTEN_BY_SAVE}

@@ -27,12 +27,12 @@ DOCUMENTS = ["Scott Derrickson is an American director known for Sinister.", "Th
 
 @pytest.fixture(scope="module")
 def lora_run(tmp_path_factory) -> Path:
-    """A real LoRA run (r = 8): two optimiser steps of the trainer on 8 bundled rows."""
+    """A real LoRA run (r = 8): two optimiser steps of the trainer on 8 bundled rows, merged too (``--merge-lora``)."""
     from lore_rag.training.trainer import TrainConfig, train
 
     root = tmp_path_factory.mktemp("lora")
     write_examples(read_examples(bundled_train_path())[:8], root / "train.jsonl")
-    train(
+    result = train(
         TrainConfig(
             train_files=[str(root / "train.jsonl")],
             output_dir=str(root / "run"),
@@ -42,11 +42,13 @@ def lora_run(tmp_path_factory) -> Path:
             max_steps=2,
             anchor_weight=0.0,
             lora_r=8,
+            merge_lora=True,
             cache_dir=str(root / "cache"),
             device="cpu",
             show_progress=False,
         )
     )
+    assert result.merged == root / "run" / "merged"
     return root / "run"
 
 
@@ -243,3 +245,27 @@ def test_a_lora_run_with_its_own_query_prompt_loads_and_merges_with_the_prompt_o
     assert plain.prompts["query"] == "query: "
     query = plain.encode_query(QUERIES, normalize_embeddings=True)
     assert np.allclose(query, adapter.embed_queries(QUERIES), atol=1e-5)
+
+
+def test_train_merge_lora_writes_merged_beside_best_and_only_an_earlier_merge_is_replaced(
+    lora_run, adapter_encoder, tmp_path
+):
+    from sentence_transformers import SentenceTransformer
+
+    merged = lora_run / "merged"
+    assert read_manifest(merged)["merged_from"]["path"] == str(lora_run / "best")
+    plain = SentenceTransformer(str(merged), device="cpu")
+    query = plain.encode_query(QUERIES, normalize_embeddings=True)
+    assert np.allclose(query, adapter_encoder.embed_queries(QUERIES), atol=1e-5)
+    with pytest.raises(ConfigError, match="not empty"):
+        merge_lora_checkpoint(lora_run, merged)  # by hand: never over anything
+    first = read_manifest(merged)["created"]
+    assert merge_lora_checkpoint(lora_run, merged, device="cpu", replace_merged=True) == merged  # a rerun's merge
+    assert read_manifest(merged)["merged_from"] and not list(lora_run.glob(".merged*"))
+    assert read_manifest(merged)["created"] >= first
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not empty"):
+        merge_lora_checkpoint(lora_run, mine, replace_merged=True)
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]

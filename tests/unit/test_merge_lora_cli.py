@@ -65,3 +65,13 @@ def test_the_card_tells_an_adapter_a_merged_folder_and_a_full_fine_tune_apart() 
     assert "hf download me/lora --local-dir lora-checkpoint\nlore-rag merge-lora lora-checkpoint -o merged/" in adapter
     assert "**both sides**" in merged and "SentenceTransformer(" in merged and "merge-lora -o" not in merged
     assert "merged from a LoRA adapter (r = 8, alpha 16.0" in merged and "ab" * 8 in merged
+
+
+def test_train_merge_lora_without_lora_is_one_line_before_any_work(tmp_path: Path, capsys) -> None:
+    assert main(["-q", "train", "--merge-lora", "--max-steps", "1", "-o", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "lore-rag: error: field 'merge_lora' needs 'lora_r' > 0: without LoRA the checkpoint already holds full "
+        "weights\n"
+    )
+    assert not (tmp_path / "run").exists()
