@@ -37,6 +37,7 @@ _COMMANDS = (
     "qa_eval",
     "llm",
     "app",
+    "merge_lora",
 )
 
 
@@ -81,10 +82,32 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _config_request(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[str, str] | None:
+    """The command and its ``--config FILE`` in ``argv``, found before parsing, so the file can give required flags."""
+    words = iter(argv)
+    command = next((word for word in words if not word.startswith("-")), None)
+    try:
+        _subparser(parser, command or "")
+    except KeyError:
+        return None
+    for word in words:
+        if word == "--":
+            return None
+        if word == "--config":
+            path = next(words, None)
+            return (str(command), path) if path else None
+        if word.startswith("--config="):
+            return str(command), word.split("=", 1)[1]
+    return None
+
+
 def _apply_config(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    early = _config_request(parser, argv)
+    if early is not None:
+        apply_config_file(_subparser(parser, early[0]), early[1], command=f"lore-rag {early[0]}")
     args = parser.parse_args(argv)
     config_path = getattr(args, "config", None)
-    if not config_path:
+    if not config_path or early == (args.command, config_path):
         return args
     apply_config_file(_subparser(parser, args.command), config_path, command=f"lore-rag {args.command}")
     return parser.parse_args(argv)

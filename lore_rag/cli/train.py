@@ -84,5 +84,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"curves: {Path(config.output_dir) / 'training_curves.png'}")
         if config.push_to_hub:
             print(f"pushed {outcome.best} to {config.push_to_hub}")
+        if outcome.merged is not None:
+            print(f"merged checkpoint (plain sentence-transformers): {outcome.merged}")
     print(f"done in {time.perf_counter() - started:.0f}s", file=sys.stderr)
     return 0

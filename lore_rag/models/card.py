@@ -19,6 +19,57 @@ def _table(metrics: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _is_adapter(manifest: dict[str, Any]) -> bool:
+    """True for a LoRA adapter checkpoint (not merged): plain sentence-transformers would misload it."""
+    return bool((manifest.get("training") or {}).get("lora_r")) and not manifest.get("merged_from")
+
+
+def _intro(manifest: dict[str, Any]) -> str:
+    """What the folder holds: both sides, the adapter alone, or both sides merged from an adapter."""
+    base = manifest.get("base_model")
+    lora = manifest.get("lora") or {}
+    rank = lora.get("r") or (manifest.get("training") or {}).get("lora_r")
+    held = "the **query** side (as a LoRA adapter) of" if _is_adapter(manifest) else "**both sides** of"
+    text = (
+        f"This folder holds {held} a LORE retriever (Logic-ORiented Retriever Enhancement, arXiv 2602.01116): the\n"
+        "**query** encoder, fine-tuned to rank distractor chunks below the evidence, and the **document** encoder,\n"
+        f"the original `{base}` unchanged (weight fingerprint `{manifest.get('base_fingerprint')}`). An index\n"
+        "built with the original model stays valid: only queries are embedded differently.\n"
+    )
+    merged = manifest.get("merged_from")
+    if merged:
+        text += (
+            f"The query side was merged from a LoRA adapter (r = {rank}, alpha {lora.get('alpha')}, adapter\n"
+            f"sha256 `{str(merged.get('adapter_sha256', ''))[:16]}`, from `{merged.get('path')}`) into a full copy of\n"
+            "the base weights with `lore-rag merge-lora`, so this folder loads like a full fine-tune.\n"
+        )
+    elif rank:
+        text += f"The query side is a LoRA adapter (r = {rank}) on the base model, which is loaded by its name.\n"
+    return text
+
+
+def _plain_use(manifest: dict[str, Any], where: str, repo_id: str | None) -> str:
+    """How plain sentence-transformers loads the folder, or, for an adapter, how to make a folder it can load."""
+    if _is_adapter(manifest):
+        local = "lora-checkpoint" if repo_id else where
+        fetch = f"hf download {repo_id} --local-dir {local}\n" if repo_id else ""
+        return (
+            "Plain sentence-transformers would apply the adapter to documents too. For a folder it (and any tool that\n"
+            "only knows sentence-transformers) loads with both sides right, merge the adapter first:\n\n"
+            f"```bash\n{fetch}lore-rag merge-lora {local} -o merged/\n```\n"
+        )
+    return f"""sentence-transformers (`encode_query` uses the tuned side, `encode_document` the original):
+
+```python
+from sentence_transformers import SentenceTransformer
+
+model = SentenceTransformer("{where}")
+q = model.encode_query(["who directed the film?"])
+d = model.encode_document(["chunk one", "chunk two"])
+```
+"""
+
+
 def model_card(manifest: dict[str, Any], *, repo_id: str | None = None) -> str:
     """Markdown model card of a checkpoint from its manifest.
 
@@ -30,7 +81,6 @@ def model_card(manifest: dict[str, Any], *, repo_id: str | None = None) -> str:
     training = manifest.get("training", {})
     name = manifest.get("name") or "LORE"
     where = repo_id or "path/to/this/checkpoint"
-    lora = training.get("lora_r") or 0
     data_rows = "\n".join(
         f"| `{d.get('path')}` | `{str(d.get('sha256', ''))[:16]}` | {d.get('rows', '')} |"
         for d in manifest.get("train_data", [])
@@ -49,11 +99,7 @@ pipeline_tag: sentence-similarity
 
 # {name}: a LORE query encoder on {manifest.get("base_model")}
 
-This folder holds **both sides** of a LORE retriever (Logic-ORiented Retriever Enhancement, arXiv 2602.01116): the
-**query** encoder, fine-tuned to rank distractor chunks below the evidence, and the **document** encoder, the
-original `{manifest.get("base_model")}` unchanged (weight fingerprint `{manifest.get("base_fingerprint")}`). An index
-built with the original model stays valid: only queries are embedded differently.
-{"The query side is a LoRA adapter (r = " + str(lora) + ") on the base model." if lora else ""}
+{_intro(manifest)}
 
 ## Training
 
@@ -84,15 +130,7 @@ distractors there (lower is better). *rewritten*: the LLM-disturbed queries; *or
 {_table(metrics)}
 ## Use
 
-sentence-transformers (`encode_query` uses the tuned side, `encode_document` the original):
-
-```python
-from sentence_transformers import SentenceTransformer
-
-model = SentenceTransformer("{where}")
-q = model.encode_query(["who directed the film?"])
-d = model.encode_document(["chunk one", "chunk two"])
-```
+{_plain_use(manifest, where, repo_id)}
 
 lore-rag, LlamaIndex and LangChain (the document side is checked against the base model's fingerprint):
 

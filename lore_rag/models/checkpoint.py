@@ -87,8 +87,12 @@ def split_pair(model: SentenceTransformer) -> tuple[SentenceTransformer, Sentenc
     return sides[0], sides[1]
 
 
-def find_checkpoint(path: str | os.PathLike[str]) -> Path:
+def find_checkpoint(path: str | os.PathLike[str], *, hint: str = "for a plain model use 'raw:PATH'") -> Path:
     """The checkpoint folder at ``path``: the folder itself, or its ``best/`` (then ``last/``) subfolder.
+
+    Args:
+        path: A checkpoint folder or a training output folder.
+        hint: What the error for a folder without a manifest suggests doing instead.
 
     Raises:
         ModelError: if no checkpoint is there.
@@ -99,23 +103,26 @@ def find_checkpoint(path: str | os.PathLike[str]) -> Path:
     for candidate in (root, root / "best", root / "last"):
         if (candidate / MANIFEST_NAME).is_file():
             return candidate
-    raise ModelError(
-        f"{root}: not a LORE checkpoint (no {MANIFEST_NAME} in it or in best/ or last/); "
-        "for a plain model use 'raw:PATH'"
-    )
+    raise ModelError(f"{root}: not a LORE checkpoint (no {MANIFEST_NAME} in it or in best/ or last/); {hint}")
 
 
-def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
+def read_manifest(path: str | os.PathLike[str], *, hint: str | None = None) -> dict[str, Any]:
     """The manifest of the checkpoint at ``path``.
+
+    Args:
+        path: A checkpoint folder or a training output folder.
+        hint: What the error for a folder without a manifest suggests instead (default: :func:`find_checkpoint`'s).
 
     Raises:
         ModelError: for a missing or unreadable manifest.
     """
-    folder = find_checkpoint(path)
+    folder = find_checkpoint(path) if hint is None else find_checkpoint(path, hint=hint)
     try:
         manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{folder / MANIFEST_NAME}: unreadable manifest: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise ModelError(f"{folder / MANIFEST_NAME}: unreadable manifest: not a JSON object")
     for key in ("base_model", "base_fingerprint"):
         if key not in manifest:
             raise ModelError(f"{folder / MANIFEST_NAME}: field '{key}' is missing")
@@ -245,6 +252,9 @@ def load_checkpoint_models(
                 f"{folder}: cannot load its base model {ref!s} ({exc}); pass document_model= (or --document-model) "
                 "pointing at the model the checkpoint was trained from"
             ) from exc
+        # the run's prompts (--query-prompt, --document-prompt-name) were set on the base model it trained from and
+        # saved with the query side only: the document side gets them back, as a two-route folder's sides share them
+        doc.prompts = dict(getattr(query_model, "prompts", None) or {})
     else:
         doc = document_model
     found = model_fingerprint(doc)

@@ -88,6 +88,11 @@ class TrainConfig:
         default_factory=lambda: ["none"],
     )
     push_to_hub: str | None = _help("after training, upload best/ to this Hugging Face Hub repo id", None)
+    merge_lora: bool = _help(
+        "with --lora-r: after training, also write OUTPUT/merged, best/ with its adapter merged into a full folder "
+        "that plain sentence-transformers loads (as 'lore-rag merge-lora' does)",
+        False,
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.train_files, str):
@@ -129,6 +134,10 @@ class TrainConfig:
             raise ConfigError("flags --bf16 and --fp16 exclude each other: pick one")
         if isinstance(self.report_to, str):
             self.report_to = [self.report_to]
+        if self.merge_lora and not self.lora_r:
+            raise ConfigError(
+                "field 'merge_lora' needs 'lora_r' > 0: without LoRA the checkpoint already holds full weights"
+            )
         if isinstance(self.lora_target_modules, str):
             self.lora_target_modules = [self.lora_target_modules]
 
@@ -149,6 +158,7 @@ class TrainConfig:
             "save_steps",
             "report_to",
             "push_to_hub",
+            "merge_lora",
             "metric_for_best",
         }
         return {k: v for k, v in self.to_dict().items() if k not in ignore}

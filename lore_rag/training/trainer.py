@@ -60,6 +60,7 @@ class TrainResult:
         timings: Wall-clock seconds of this call by phase: ``load`` (data and models), ``embed_documents``
             (chunks missing from the document cache), ``steps`` (forward, backward and optimiser steps),
             ``evaluate``, ``save`` (checkpoints, history, plot) and ``total``.
+        merged: ``output_dir/merged``, the best checkpoint with its LoRA adapter merged (``merge_lora``), or ``None``.
     """
 
     output_dir: Path
@@ -68,6 +69,7 @@ class TrainResult:
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    merged: Path | None = None
 
 
 def _examples_from(data: Any) -> list[Example]:
@@ -324,7 +326,7 @@ def _write_history(out: Path, history: dict[str, Any], name: str) -> None:
 def _report(
     config: TrainConfig, out: Path, outcome: dict[str, Any], timings: dict[str, float], start_time: float
 ) -> TrainResult:
-    """Close the timings, log them, push ``best/`` when asked (rank 0), and return the result."""
+    """Close the timings, log them, push and merge ``best/`` when asked (rank 0), and return the result."""
     timings["total"] = time.perf_counter() - start_time
     accounted = sum(v for k, v in timings.items() if k not in ("steps", "total"))
     timings["steps"] = max(0.0, min(timings["steps"], timings["total"] - accounted))
@@ -340,7 +342,12 @@ def _report(
         from lore_rag.models.hub import push_checkpoint
 
         push_checkpoint(out / "best", config.push_to_hub)
-    return TrainResult(out, out / "best", out / "last", outcome["history"], outcome["best_metrics"], timings)
+    merged = None
+    if config.merge_lora and outcome["is_main"]:
+        from lore_rag.models.merge import merge_lora_checkpoint
+
+        merged = merge_lora_checkpoint(out / "best", out / "merged", device=config.device, replace_merged=True)
+    return TrainResult(out, out / "best", out / "last", outcome["history"], outcome["best_metrics"], timings, merged)
 
 
 def clear_checkpoints(out: Path) -> None:
