@@ -7,7 +7,6 @@ real app (``python -m app``, no LLM) serves ``OUT/checkpoint`` and must find the
 
 from __future__ import annotations
 
-import copy
 import os
 import socket
 import subprocess
@@ -35,9 +34,10 @@ def tradeoff_output(tmp_path_factory: pytest.TempPathFactory, app_data: Path, ba
     from lore_rag.evaluation.tradeoff import TradeoffConfig, run_tradeoff
     from lore_rag.models.checkpoint import save_checkpoint
     from lore_rag.models.encoder import DEFAULT_MODEL, model_fingerprint
+    from lore_rag.models.loading import load_model
 
     root = tmp_path_factory.mktemp("app_tradeoff")
-    tuned = copy.deepcopy(base_model)
+    tuned = load_model(None)  # a fresh copy of the bundled model (a deepcopy of the shared one may hold a lock)
     tuned.__dict__.pop("_lore_fingerprint", None)
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():

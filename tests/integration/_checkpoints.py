@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
-import copy
+import tempfile
 from pathlib import Path
 
 import torch
 
 from lore_rag.models.checkpoint import save_checkpoint
 from lore_rag.models.encoder import DEFAULT_MODEL, LoreEncoder, model_fingerprint
+from lore_rag.models.loading import load_model
+
+
+def clone(model):
+    """An independent copy of ``model``, through a save and a load.
+
+    ``copy.deepcopy`` of a session-scoped model breaks once anything has hung unpicklable state (a lock) on it.
+    """
+    with tempfile.TemporaryDirectory(prefix="lore-clone-") as folder:
+        model.save(folder)
+        return load_model(folder)
 
 
 def perturbed(model, seed: int, scale: float = 0.05):
     """A copy of ``model`` with every weight nudged by seeded noise (a different, valid model)."""
-    clone = copy.deepcopy(model)
+    clone_ = clone(model)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for p in clone.parameters():
+        for p in clone_.parameters():
             if p.numel() > 1:
                 p.add_(torch.randn(p.shape, generator=generator) * scale * p.std())
-    clone._lore_fingerprint = None
-    return clone
+    clone_._lore_fingerprint = None
+    return clone_
 
 
 def make_checkpoints(root: Path, *, name: str | None = None) -> dict:
