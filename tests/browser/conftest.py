@@ -135,3 +135,31 @@ def page(browser):
         yield context.new_page()
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def tradeoff_app(tradeoff_output: dict, app_data: Path) -> Iterator[str]:
+    """``python -m app`` serving a ``lore-rag tradeoff`` checkpoint (``tradeoff_output`` of the requesting module),
+    no ``--tradeoff`` and no LLM: it must find the curve itself."""
+    root, port = tradeoff_output["root"], free_port()
+    log = root / "app.log"
+    command = [
+        sys.executable, "-m", "app",
+        "--checkpoint", str(tradeoff_output["out"] / "checkpoint"),
+        "--data", str(app_data),
+        "--store", str(root / "store"), "--index-data",
+        "--port", str(port), "--no-llm", "--no-progress",
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=REPO, env=app_env(root / "home"), stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(url + "/", process, log, timeout=300)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)

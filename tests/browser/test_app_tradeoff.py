@@ -7,13 +7,6 @@ real app (``python -m app``, no LLM) serves ``OUT/checkpoint`` and must find the
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -60,52 +53,6 @@ def tradeoff_output(tmp_path_factory: pytest.TempPathFactory, app_data: Path, ba
     )
     assert result.checkpoint == root / "out" / "checkpoint"
     return {"root": root, "out": root / "out", "chosen": result.choice.ratio}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def tradeoff_app(tradeoff_output: dict, app_data: Path) -> Iterator[str]:
-    """``python -m app`` serving the chosen ratio's checkpoint, no ``--tradeoff``: it finds the curve itself."""
-    root, port = tradeoff_output["root"], _free_port()
-    log = root / "app.log"
-    command = [
-        sys.executable, "-m", "app",
-        "--checkpoint", str(tradeoff_output["out"] / "checkpoint"),
-        "--data", str(app_data),
-        "--store", str(root / "store"), "--index-data",
-        "--port", str(port), "--no-llm", "--no-progress",
-    ]  # fmt: skip
-    env = dict(os.environ, LORE_RAG_HOME=str(root / "home"), HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                tail = log.read_text(errors="replace")[-3000:]
-                pytest.fail(f"the app did not start (code {process.poll()}):\n{tail}")
-            try:
-                with opener.open(url + "/", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(1.0)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
 
 
 def test_the_summary_tab_shows_the_curve_and_the_chosen_ratio(tradeoff_app: str, tradeoff_output: dict, page) -> None:
