@@ -26,7 +26,7 @@ import logging
 import math
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,6 +115,7 @@ def evaluate_corpus(
     per_query: bool = False,
     reranker: Reranker | None = None,
     fetch_k: int | None = None,
+    document_cache: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Index all chunks of ``examples`` once and measure each encoder's retrieval over the whole index.
 
@@ -135,6 +136,9 @@ def evaluate_corpus(
             the row ``"NAME + reranker"`` right after the model's own row.
         fetch_k: Chunks handed to the reranker (default
             :data:`~lore_rag.retrieval.rerank.DEFAULT_FETCH_K`; at least the deepest cut-off and 10).
+        document_cache: Folder of the document-embedding cache (:class:`~lore_rag.models.doc_cache.DocEmbeddingCache`)
+            the index is filled from: chunks that training or the candidate protocol already embedded are not
+            embedded again. ``None`` embeds them with each document encoder directly.
 
     Returns:
         ``{"models": {name: {metric: value, "n": n_queries}}, "n_queries", "n_chunks", "ks", "query_field",
@@ -169,7 +173,9 @@ def evaluate_corpus(
     if reranker is not None:
         variants.append((RERANKED_SUFFIX, reranker))
     order = [name + suffix for name in named for suffix, _ in variants]
-    searches = _CorpusSearches(usable, query_field, ids, ks, depth, variants, fetch_k, per_query, show_progress)
+    searches = _CorpusSearches(
+        usable, query_field, ids, ks, depth, variants, fetch_k, per_query, show_progress, document_cache=document_cache
+    )
 
     tmp = tempfile.TemporaryDirectory(prefix="lore-corpus-") if store_dir is None else None
     root = Path(tmp.name if tmp is not None else store_dir)  # type: ignore[arg-type]
@@ -222,6 +228,8 @@ class _CorpusSearches:
         fetch_k: int | None,
         per_query: bool,
         show_progress: bool,
+        *,
+        document_cache: str | os.PathLike[str] | None = None,
     ) -> None:
         view = query_view(query_field, what="query_field")
         self.usable = usable
@@ -234,6 +242,7 @@ class _CorpusSearches:
         self.fetch_k = fetch_k
         self.per_query = per_query
         self.show_progress = show_progress
+        self.document_cache = document_cache
 
     def run(
         self, named: Mapping[str, LoreEncoder], texts: list[str], root: Path
@@ -256,7 +265,13 @@ class _CorpusSearches:
         for fingerprint, names in groups.items():
             store = stores.setdefault(fingerprint, ChromaStore(root, collection=f"corpus-{fingerprint}"))
             logger.info("indexing %d distinct chunks with the document encoder of %s", len(texts), names)
-            store.add_texts(texts, named[names[0]], ids=[self.ids[t] for t in texts], show_progress=self.show_progress)
+            store.add_texts(
+                texts,
+                named[names[0]],
+                ids=[self.ids[t] for t in texts],
+                show_progress=self.show_progress,
+                embed=self._cached_embed(named[names[0]]),
+            )
             for name in names:
                 for suffix, stage in self.variants:
                     metrics, rows = self.score(store, named[name], stage)
@@ -264,6 +279,14 @@ class _CorpusSearches:
                     if self.per_query:
                         details[name + suffix] = rows
         return models, details
+
+    def _cached_embed(self, encoder: LoreEncoder) -> Callable[[list[str]], np.ndarray] | None:
+        """The document cache's ``embed`` for ``encoder``'s document model, or ``None`` without a cache folder."""
+        if self.document_cache is None:
+            return None
+        from lore_rag.models.doc_cache import DocEmbeddingCache
+
+        return DocEmbeddingCache(encoder.document_model, self.document_cache, show_progress=self.show_progress).embed
 
     def score(
         self, store: ChromaStore, encoder: LoreEncoder, stage: Reranker | None

@@ -202,6 +202,7 @@ def evaluate_groups_corpus(
     show_progress: bool = True,
     reranker: Reranker | None = None,
     fetch_k: int | None = None,
+    cache_folder: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Corpus-wide metrics (one index of all chunks of ``examples``) of each model and seed, per view.
 
@@ -210,7 +211,8 @@ def evaluate_groups_corpus(
 
     Views as in the candidate protocol: ``rewritten`` searches with each row's ``query`` and ``original`` with its
     ``original_query``; a file with no ``original_query`` (plain questions) is searched once, as ``original``. Both
-    views search the same index, embedded once per document encoder.
+    views search the same index, embedded once per document encoder, from the document-embedding cache in
+    ``cache_folder`` (default: lore-rag's cache folder, as for the candidate protocol).
 
     Returns:
         ``{"views": {view: evaluate_corpus result with one (seed-averaged) row per model}, "per_query": {view:
@@ -251,6 +253,7 @@ def evaluate_groups_corpus(
                 per_query=True,
                 reranker=reranker,
                 fetch_k=fetch_k,
+                document_cache=cache_folder if cache_folder is not None else cache_dir("doc_embeddings"),
             )
             per_query[view] = {}
             table_models: dict[str, dict[str, float]] = {}

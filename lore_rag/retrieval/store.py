@@ -17,7 +17,7 @@ import re
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -470,6 +470,7 @@ class ChromaStore:
         ids: list[str] | None = None,
         batch_size: int = 256,
         show_progress: bool = True,
+        embed: Callable[[list[str]], np.ndarray] | None = None,
     ) -> int:
         """Embed texts with the encoder's document side and add those not yet in the collection.
 
@@ -485,6 +486,9 @@ class ChromaStore:
             ids: One id per text; default :func:`~lore_rag.retrieval.chunking.chunk_id` of the text.
             batch_size: Texts per embedding call and per write.
             show_progress: Show a progress bar.
+            embed: Makes the vectors of a batch of texts instead of ``encoder.embed_documents``; it must give what
+                the encoder's document side gives (e.g. a :class:`~lore_rag.models.doc_cache.DocEmbeddingCache` of
+                its document model), since the collection records the encoder's fingerprint.
 
         Returns:
             How many texts were added.
@@ -507,7 +511,8 @@ class ChromaStore:
         clean = [_clean_metadata(metadatas[i] if metadatas else None, i) for i in range(len(texts))]
         self._record(encoder)
         todo.sort(key=lambda i: len(texts[i]), reverse=True)  # like SentenceTransformer.encode: less padding
-        added = self._embed_and_write(texts, keys, clean, todo, encoder, batch_size, show_progress)
+        embed = embed or (lambda batch: encoder.embed_documents(batch, show_progress=False))
+        added = self._embed_and_write(texts, keys, clean, todo, embed, batch_size, show_progress)
         logger.info("added %d chunk(s) to %s (%d already there)", added, self.describe(), skipped)
         return added
 
@@ -525,7 +530,7 @@ class ChromaStore:
         keys: list[str],
         clean: list[dict[str, Any] | None],
         todo: list[int],
-        encoder: LoreEncoder,
+        embed: Callable[[list[str]], np.ndarray],
         batch_size: int,
         show_progress: bool,
     ) -> int:
@@ -569,7 +574,7 @@ class ChromaStore:
                 try:
                     for start in range(0, len(todo), batch_size):
                         batch = todo[start : start + batch_size]
-                        vectors = encoder.embed_documents([texts[i] for i in batch], show_progress=False)
+                        vectors = embed([texts[i] for i in batch])
                         settle()
                         pending = (pool.submit(write, batch, vectors), len(batch))
                         bar.update(len(batch))

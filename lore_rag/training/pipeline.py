@@ -185,7 +185,9 @@ def _corpus_section(
 ) -> tuple[str, dict[str, Any]]:
     """Corpus-wide tables of ``file`` (one index of its chunks) and the paired differences from ``baseline``."""
     examples = read_examples(file)
-    result = evaluate_groups_corpus(groups, examples, store_dir=store, show_progress=config.show_progress)
+    result = evaluate_groups_corpus(
+        groups, examples, store_dir=store, show_progress=config.show_progress, cache_folder=config.cache_dir
+    )
     parts = []
     for view, table in result["views"].items():
         parts.append(f"**{Path(file).name}** ({view} queries, corpus-wide: one index of all chunks)\n\n")

@@ -283,6 +283,28 @@ def test_corpus_eval_raw_vs_lore_on_the_validation_file(models, capsys):
     assert "| raw |" in table and "| LORE |" in table
 
 
+def test_corpus_eval_fills_the_index_from_the_document_cache(models, tmp_path, monkeypatch):
+    from lore_rag.evaluation.corpus import evaluate_corpus
+    from lore_rag.models.doc_cache import DocEmbeddingCache
+
+    examples = read_examples(VALIDATION)[:12]
+    lore = LoreEncoder.from_checkpoint(models["lore_path"])
+    named = {"raw": raw_counterpart(lore), "LORE": lore}
+    direct = evaluate_corpus(named, examples, show_progress=False, per_query=True)
+    texts = list(dict.fromkeys(c for e in examples for c in e.chunks))
+    DocEmbeddingCache(lore.document_model, tmp_path / "cache", show_progress=False).embed(texts)
+
+    def no_encoding(*_args, **_kwargs):
+        raise AssertionError("the document encoder ran although every chunk is in the cache")
+
+    for encoder in named.values():
+        monkeypatch.setattr(encoder, "embed_documents", no_encoding)
+    cached = evaluate_corpus(named, examples, show_progress=False, per_query=True, document_cache=tmp_path / "cache")
+    for name in named:
+        assert [row["top"] for row in cached["per_query"][name]] == [row["top"] for row in direct["per_query"][name]]
+        assert cached["models"][name]["P@10"] == direct["models"][name]["P@10"]
+
+
 def test_integrations_import_without_the_frameworks():
     code = """
 import sys
