@@ -182,6 +182,8 @@ def _training_arguments(
         disable_tqdm=not config.show_progress,
         bf16=config.bf16,
         fp16=config.fp16,
+        # one fused kernel per step instead of a loop over parameter groups: ~3x faster AdamW on CPU and CUDA
+        optim="adamw_torch_fused" if resolve_device(config.device).split(":")[0] in ("cpu", "cuda") else "adamw_torch",
         activation_checkpointing=config.gradient_checkpointing,
         use_cpu=resolve_device(config.device) == "cpu",
         dataloader_drop_last=False,
@@ -360,7 +362,15 @@ def run_trainer(
     if evaluator is not None and fresh:
         exporter.eval_started = time.perf_counter()
     mark = time.perf_counter()
-    trainer.train(resume_from_checkpoint=resume_from.checkpoint)
+    if resume_from.checkpoint is not None and resume_from.step >= total_steps:
+        # the run was killed after its final checkpoint: Trainer.train would take one more step when that step ends
+        # mid-epoch (it checks max_steps only after a step), so load the finished state instead
+        from transformers.trainer_callback import TrainerState
+
+        trainer._load_from_checkpoint(resume_from.checkpoint)
+        trainer.state = TrainerState.load_from_json(str(Path(resume_from.checkpoint) / "trainer_state.json"))
+    else:
+        trainer.train(resume_from_checkpoint=resume_from.checkpoint)
     timings["steps"] += time.perf_counter() - mark - timings["evaluate"]
     return _finish(trainer, run, has_evaluator=evaluator is not None)
 
