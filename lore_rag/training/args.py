@@ -18,7 +18,13 @@ LOSSES = ("lore", "infonce")
 
 @dataclass
 class TrainConfig:
-    """Everything one LORE (or InfoNCE) training run needs; the paper's settings are the defaults."""
+    """Everything one LORE (or InfoNCE) training run needs.
+
+    The defaults are the paper's loss (tau 0.05, alpha 1) with what keeps normal questions intact where users
+    retrieve (one index of all chunks), chosen on validation: beta 20, 64 mined hard negatives per row, the plain
+    questions as extra rows and the original-query anchor at weight 2. ``recipes/configs/train_paper.yaml`` has the
+    paper's exact recipe.
+    """
 
     base_model: str = _help("base model: Hugging Face id, local folder, or the bundled default", DEFAULT_MODEL)
     train_files: list[str] = _help("tiered JSONL training file(s) or folders; empty: bundled set", default_factory=list)
@@ -27,7 +33,7 @@ class TrainConfig:
     loss: str = _help("'lore' (tier-weighted InfoNCE) or 'infonce' (alpha = beta = 1)", "lore")
     tau: float = _help("temperature", 0.05)
     alpha: float = _help("weight of ordinary negatives (N2)", 1.0)
-    beta: float = _help("weight of distractors (N1); must exceed alpha for LORE", 3.0)
+    beta: float = _help("weight of distractors (N1); must exceed alpha for LORE (the paper: 3)", 20.0)
     lr: float = _help("peak learning rate (AdamW); the paper uses 1e-5 on a larger set", 1e-4)
     epochs: int = _help("passes over the training data", 1)
     batch_size: int = _help("queries per micro-batch", 32)
@@ -44,7 +50,7 @@ class TrainConfig:
     anchor_weight: float = _help(
         "weight of the original-query anchor: KL from the base model's ranking of each row's original query "
         "to the tuned model's (keeps normal queries intact; 0 turns it off)",
-        1.0,
+        2.0,
     )
     anchor_queries: str | None = _help(
         "file of your own users' questions (one per line, or JSONL with a 'query' field): the anchor also keeps "
@@ -57,11 +63,14 @@ class TrainConfig:
         "pulls the query encoder toward the base model, i.e. toward normal-question behaviour (0 turns it off)",
         0.0,
     )
-    include_original: bool = _help("also train on original queries as P/N2 rows", False)
+    include_original: bool = _help(
+        "also train on each row's original (plain) question as a P/N2 row (--no-include-original: rewritten only)",
+        True,
+    )
     mined_negatives: int = _help(
         "hard negatives: add to each training row the base model's K most similar training chunks that are not "
         "among its candidates, as ordinary negatives (N2), so the loss sees the competitors of a full index (0: off)",
-        0,
+        64,
     )
     device: str = _help("torch device: auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps", "auto")
     cache_dir: str | None = _help("document-embedding cache folder; default: ~/.cache/lore-rag/doc_embeddings", None)

@@ -52,7 +52,7 @@ def test_training_benchmark_times_both_paths(tmp_path, shared_data):
     for name in (
         "lore-rag trainer, cold document cache",
         "lore-rag trainer, warm document cache",
-        "lore-rag trainer, warm, default settings (+ anchor)",
+        "lore-rag trainer, warm, `lore-rag train` defaults (more work: see below)",
     ):
         seconds, per_second, speedup, total, total_speedup, cpu, cpu_speedup = table[name]
         assert float(seconds) > 0 and float(per_second) > 0 and float(total) > 0 and float(cpu) > 0

@@ -51,8 +51,8 @@ def test_only_the_query_encoder_learns(small_data, tmp_path, base_model):
     result = train(_config(small_data, tmp_path / "run"))
     manifest = read_manifest(result.best)
     assert manifest["base_fingerprint"] == model_fingerprint(base_model)
-    assert manifest["loss"] == {"name": "lore", "tau": 0.05, "alpha": 1.0, "beta": 3.0}
-    assert manifest["train_data"][0]["sha256"] and manifest["train_rows"] == 24
+    assert manifest["loss"] == {"name": "lore", "tau": 0.05, "alpha": 1.0, "beta": 20.0}
+    assert manifest["train_data"][0]["sha256"] and manifest["train_rows"] == 2 * 24  # and their plain questions
     assert "rewritten" in manifest["metrics"] and "original" in manifest["metrics"]
     encoder = LoreEncoder.from_checkpoint(tmp_path / "run")  # the folder itself resolves to best/
     assert model_fingerprint(encoder.document_model) == model_fingerprint(base_model)
@@ -82,7 +82,7 @@ def test_only_the_query_encoder_learns(small_data, tmp_path, base_model):
     )
     card = (result.best / "README.md").read_text()
     assert "all-MiniLM-L6-v2" in card and "LORE" in card
-    assert "tau 0.05, alpha 1.0, beta 3.0" in card and manifest["train_data"][0]["sha256"][:16] in card
+    assert "tau 0.05, alpha 1.0, beta 20.0" in card and manifest["train_data"][0]["sha256"][:16] in card
     assert "| rewritten |" in card and "encode_document" in card and "LlamaIndex" in card and "LangChain" in card
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [s["step"] for s in history["steps"]] == [1, 2, 3]
@@ -446,8 +446,9 @@ def test_anchor_queries_add_anchor_rows_mined_from_the_training_chunks(small_dat
     config = _config(small_data, tmp_path / "anchorq", anchor_queries=str(questions), max_steps=None, epochs=1)
     result = train(config)
     history = json.loads((tmp_path / "anchorq" / "history.json").read_text())
-    # 24 training rows + 8 anchor rows, batch 8: one epoch is 4 steps; the anchor term is trained and logged
-    assert [s["step"] for s in history["steps"]] == [1, 2, 3, 4]
+    # 24 training rows, their 24 plain questions and 8 anchor rows, batch 8: one epoch is 7 steps; the anchor term is
+    # trained and logged
+    assert [s["step"] for s in history["steps"]] == [1, 2, 3, 4, 5, 6, 7]
     assert all(s["anchor"] >= 0 for s in history["steps"]) and any(s["anchor"] > 0 for s in history["steps"])
     manifest = read_manifest(result.best)
     assert manifest["anchor_queries"]["rows"] == 8 and manifest["anchor_queries"]["candidates"] == 10
