@@ -46,6 +46,11 @@ class TrainConfig:
     max_steps: int | None = _help("stop after this many optimiser steps (overrides epochs)", None)
     eval_steps: int | None = _help("evaluate on the validation file every N steps (also at the end)", None)
     save_steps: int | None = _help("write the resumable last/ checkpoint every N steps", 10)
+    save_total_limit: int = _help(
+        "resumable Trainer checkpoints kept in OUTPUT/checkpoints (the newest, and the best one); older ones are "
+        "deleted. At least 2, so a save cut short by a kill always leaves a complete one",
+        2,
+    )
     metric_for_best: str = _help("validation metric that picks best/: VIEW/METRIC, e.g. rewritten/P@3", "score")
     anchor_weight: float = _help(
         "weight of the original-query anchor: KL from the base model's ranking of each row's original query "
@@ -131,6 +136,11 @@ class TrainConfig:
             raise ConfigError("field 'anchor_queries' needs 'anchor_weight' > 0 (the anchor is what uses them)")
         if not self.l2sp_weight >= 0:
             raise ConfigError(f"field 'l2sp_weight': must be >= 0, got {self.l2sp_weight}")
+        if int(self.save_total_limit) < 2:
+            raise ConfigError(
+                f"field 'save_total_limit': must be >= 2 (a save cut short must leave a complete checkpoint), "
+                f"got {self.save_total_limit}"
+            )
         for name in ("max_steps", "eval_steps", "save_steps"):
             value = getattr(self, name)
             if value is not None and int(value) < 1:
@@ -165,6 +175,7 @@ class TrainConfig:
             "name",
             "eval_steps",
             "save_steps",
+            "save_total_limit",
             "report_to",
             "push_to_hub",
             "merge_lora",

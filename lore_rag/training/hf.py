@@ -173,6 +173,7 @@ def _training_arguments(
         logging_first_step=True,
         save_strategy="steps",
         save_steps=config.save_steps or total_steps,
+        save_total_limit=config.save_total_limit,
         eval_strategy="steps" if evaluator is not None else "no",
         eval_steps=(config.eval_steps or total_steps) if evaluator is not None else None,
         eval_on_start=evaluator is not None and fresh,

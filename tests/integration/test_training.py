@@ -192,6 +192,17 @@ def test_kill_9_at_every_phase_of_a_save_then_resume_matches_an_uninterrupted_ru
     assert not list(run.rglob("*.bin")) and not list(run.rglob("*.pkl"))
 
 
+def test_only_the_newest_checkpoints_are_kept(straight_run):
+    from lore_rag.errors import ConfigError
+
+    # 6 steps saved every 2: checkpoint-2 is deleted once checkpoint-6 is complete (save_total_limit 2)
+    kept = sorted(p.name for p in (straight_run / "checkpoints").glob("checkpoint-*"))
+    assert kept == ["checkpoint-4", "checkpoint-6"]
+    assert all((straight_run / "checkpoints" / name / "lore_checkpoint.json").is_file() for name in kept)
+    with pytest.raises(ConfigError, match="field 'save_total_limit': must be >= 2"):
+        TrainConfig(save_total_limit=1)
+
+
 def test_a_planted_pickle_is_refused_and_never_unpickled(small_data, tmp_path, straight_run):
     import hashlib
     import pickle
