@@ -62,6 +62,20 @@ def test_training_benchmark_times_both_paths(tmp_path, shared_data):
     assert f"embedding the {distinct} distinct chunks once" in out
 
 
+def test_pipeline_benchmark_times_the_default_pipeline_against_the_reference():
+    out = _run("bench_pipeline.py", "--train-rows", "8", "--validation-rows", "6")
+    table = _table(out)
+    assert "8 training rows" in out and "6 validation questions" in out
+    reference = table["reference-style (re-encodes candidates at every step and evaluation)"]
+    assert reference[2:] == ["1.0x", "1.0x"]
+    ours = next(cells for name, cells in table.items() if name.startswith("`lore-rag train` default"))
+    wall, cpu, wall_ratio, cpu_ratio = ours
+    assert float(wall) > 0 and float(cpu) > 0
+    assert re.fullmatch(r"\d+\.\dx", wall_ratio) and re.fullmatch(r"\d+\.\dx", cpu_ratio)
+    # both sides trained comparable models, and ours reports both protocols
+    assert "LORE rewritten: P@3" in out and "corpus-wide" in out and "paired difference from raw" in out
+
+
 def test_retrieval_benchmark_runs_embedded_and_server():
     out = _run("bench_retrieval.py", "--chunks", "40", "--queries", "4", "--slice", "20", "--documents", "8")
     table = _table(out)
