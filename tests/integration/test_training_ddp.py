@@ -57,16 +57,17 @@ def test_two_processes_split_the_batches_and_match_one_process(data, single, tmp
     ddp = tmp_path / "ddp"
     done = _train(data, ddp, *launcher, batch_size=4)
 
-    # 32 rows, 4 per rank and step, 2 ranks: one epoch is 4 steps (8 in one process with batch 4)
+    # 32 rows and their 32 plain questions, 4 per rank and step, 2 ranks: one epoch is 8 steps (16 in one process
+    # with batch 4)
     history = json.loads((ddp / "history.json").read_text())
-    assert [s["step"] for s in history["steps"]] == [1, 2, 3, 4], done.stderr[-2000:]
-    state = json.loads((ddp / "checkpoints" / "checkpoint-4" / "trainer_state.json").read_text())
-    assert state["epoch"] == pytest.approx(1.0) and state["global_step"] == 4
+    assert [s["step"] for s in history["steps"]] == list(range(1, 9)), done.stderr[-2000:]
+    state = json.loads((ddp / "checkpoints" / "checkpoint-8" / "trainer_state.json").read_text())
+    assert state["epoch"] == pytest.approx(1.0) and state["global_step"] == 8
     # rank 0 alone wrote the checkpoint and its files (no per-rank copies)
     assert sorted(p.name for p in ddp.iterdir() if p.is_dir()) == ["best", "checkpoints", "last"]
-    assert (ddp / "checkpoints" / "checkpoint-4" / "rng_state_1.pth").is_file()  # both ranks' RNG for resume
+    assert (ddp / "checkpoints" / "checkpoint-8" / "rng_state_1.pth").is_file()  # both ranks' RNG for resume
     m_ddp, m_single = read_manifest(ddp / "last"), read_manifest(single / "last")
-    assert m_ddp["step"] == m_single["step"] == 4
+    assert m_ddp["step"] == m_single["step"] == 8
     for view in ("rewritten", "original"):
         for metric in ("P@3", "P@5"):
             assert abs(m_ddp["metrics"][view][metric] - m_single["metrics"][view][metric]) <= 10.0, (view, metric)
