@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -78,29 +79,11 @@ def app_data(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Pat
 def app_url(tmp_path_factory: pytest.TempPathFactory, lore_checkpoint: Path, app_data: Path) -> Iterator[str]:
     """``python -m app`` with a tiny real checkpoint, a fresh store and the bundled LLM on a local llama.cpp server."""
     root = tmp_path_factory.mktemp("app_run")
-    port = free_port()
     log = root / "app.log"
-    command = [
-        sys.executable, "-m", "app",
-        "--checkpoint", str(lore_checkpoint),
-        "--data", str(app_data),
-        "--store", str(root / "store"), "--index-data",
-        "--port", str(port),
-        "--no-progress",
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=REPO, env=app_env(root / "home"), stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(url + "/", process, log, timeout=600)
-        yield url
+        with _served_app(root, ["--checkpoint", str(lore_checkpoint), "--data", str(app_data)], timeout=600) as url:
+            yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
         text = log.read_text(errors="replace")
         # the app stops its llama.cpp server when it stops
         assert "llama.cpp server ready" in text, text[-3000:]
@@ -141,20 +124,26 @@ def page(browser):
 def tradeoff_app(tradeoff_output: dict, app_data: Path) -> Iterator[str]:
     """``python -m app`` serving a ``lore-rag tradeoff`` checkpoint (``tradeoff_output`` of the requesting module),
     no ``--tradeoff`` and no LLM: it must find the curve itself."""
-    root, port = tradeoff_output["root"], free_port()
-    log = root / "app.log"
+    checkpoint = tradeoff_output["out"] / "checkpoint"
+    args = ["--checkpoint", str(checkpoint), "--data", str(app_data), "--no-llm"]
+    with _served_app(tradeoff_output["root"], args, timeout=300) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _served_app(root: Path, args: list[str], *, timeout: float) -> Iterator[str]:
+    """``python -m app ARGS`` with its store and home under ``root`` and its output in ``root/app.log``; yields its URL
+    once it answers, and stops it afterwards."""
+    port, log = free_port(), root / "app.log"
     command = [
-        sys.executable, "-m", "app",
-        "--checkpoint", str(tradeoff_output["out"] / "checkpoint"),
-        "--data", str(app_data),
-        "--store", str(root / "store"), "--index-data",
-        "--port", str(port), "--no-llm", "--no-progress",
+        sys.executable, "-m", "app", *args,
+        "--store", str(root / "store"), "--index-data", "--port", str(port), "--no-progress",
     ]  # fmt: skip
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=REPO, env=app_env(root / "home"), stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(url + "/", process, log, timeout=300)
+        wait_for_http(url + "/", process, log, timeout=timeout)
         yield url
     finally:
         process.terminate()
