@@ -116,6 +116,7 @@ def evaluate_corpus(
     reranker: Reranker | None = None,
     fetch_k: int | None = None,
     document_cache: str | os.PathLike[str] | None = None,
+    latency: bool = True,
 ) -> dict[str, Any]:
     """Index all chunks of ``examples`` once and measure each encoder's retrieval over the whole index.
 
@@ -139,6 +140,9 @@ def evaluate_corpus(
         document_cache: Folder of the document-embedding cache (:class:`~lore_rag.models.doc_cache.DocEmbeddingCache`)
             the index is filled from: chunks that training or the candidate protocol already embedded are not
             embedded again. ``None`` embeds them with each document encoder directly.
+        latency: Search one query at a time and report ``ms/query`` as a deployed retriever sees it. ``False``
+            searches in batches (the same hits, several times faster) and reports no latency, for runs that only
+            need the ranking metrics (``lore-rag train``'s summary).
 
     Returns:
         ``{"models": {name: {metric: value, "n": n_queries}}, "n_queries", "n_chunks", "ks", "query_field",
@@ -174,7 +178,17 @@ def evaluate_corpus(
         variants.append((RERANKED_SUFFIX, reranker))
     order = [name + suffix for name in named for suffix, _ in variants]
     searches = _CorpusSearches(
-        usable, query_field, ids, ks, depth, variants, fetch_k, per_query, show_progress, document_cache=document_cache
+        usable,
+        query_field,
+        ids,
+        ks,
+        depth,
+        variants,
+        fetch_k,
+        per_query,
+        show_progress,
+        document_cache=document_cache,
+        latency=latency,
     )
 
     tmp = tempfile.TemporaryDirectory(prefix="lore-corpus-") if store_dir is None else None
@@ -230,6 +244,7 @@ class _CorpusSearches:
         show_progress: bool,
         *,
         document_cache: str | os.PathLike[str] | None = None,
+        latency: bool = True,
     ) -> None:
         view = query_view(query_field, what="query_field")
         self.usable = usable
@@ -243,6 +258,7 @@ class _CorpusSearches:
         self.per_query = per_query
         self.show_progress = show_progress
         self.document_cache = document_cache
+        self.latency = latency
 
     def run(
         self, named: Mapping[str, LoreEncoder], texts: list[str], root: Path
@@ -286,16 +302,23 @@ class _CorpusSearches:
             return None
         from lore_rag.models.doc_cache import DocEmbeddingCache
 
-        return DocEmbeddingCache(encoder.document_model, self.document_cache, show_progress=self.show_progress).embed
+        cache = DocEmbeddingCache(
+            encoder.document_model, self.document_cache, show_progress=self.show_progress, precision=encoder.precision
+        )
+        return cache.embed
 
     def score(
         self, store: ChromaStore, encoder: LoreEncoder, stage: Reranker | None
     ) -> tuple[dict[str, float], list[dict[str, Any]]]:
-        """One model's (optionally reranked) search of every query: mean metrics and timings, and per-query rows."""
+        """One model's (optionally reranked) search of every query: mean metrics (and timings), and per-query rows."""
         from lore_rag.retrieval.retriever import Retriever
 
         retriever = Retriever(store, encoder, k=self.depth, reranker=stage, fetch_k=self.fetch_k)
-        results, timings = retriever.search_timed(self.queries, self.depth, show_progress=self.show_progress)
+        timings = None
+        if self.latency:
+            results, timings = retriever.search_timed(self.queries, self.depth, show_progress=self.show_progress)
+        else:
+            results = retriever.search_many(self.queries, self.depth)
         rows: list[dict[str, Any]] = []
         for example, hits, (positives, distractors) in zip(self.usable, results, self.judged, strict=True):
             ranked = [h.id for h in hits]
@@ -307,7 +330,8 @@ class _CorpusSearches:
         keys = rows[0].keys() if rows else []
         metrics = {key: float(np.mean([r[key] for r in rows])) for key in keys if key not in ("id", "top")}
         metrics["n"] = float(len(rows))
-        metrics.update(timings.summary())
+        if timings is not None:
+            metrics.update(timings.summary())
         return metrics, rows
 
 

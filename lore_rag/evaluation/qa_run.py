@@ -550,7 +550,10 @@ def _retrieve_pending(
         if config.setting == "candidates":
             if fingerprint not in doc_caches:
                 doc_caches[fingerprint] = DocEmbeddingCache(
-                    encoder.document_model, cache_dir("doc_embeddings"), show_progress=config.show_progress
+                    encoder.document_model,
+                    cache_dir("doc_embeddings"),
+                    show_progress=config.show_progress,
+                    precision=encoder.precision,
                 )
             embed = doc_caches[fingerprint].embed
             retrievals = _retrieve_candidates(

@@ -90,7 +90,9 @@ def evaluate_models(
         for encoder in encoders:
             key = encoder.document_fingerprint
             if key not in caches:
-                caches[key] = DocEmbeddingCache(encoder.document_model, folder, show_progress=show_progress)
+                caches[key] = DocEmbeddingCache(
+                    encoder.document_model, folder, show_progress=show_progress, precision=encoder.precision
+                )
             metrics = evaluate_candidates(encoder, examples, ks=ks, embed_documents=caches[key].embed)
             out[str(path)][encoder.name] = metrics
             logger.info("%s on %s: %s", encoder.name, path.name, {v: round(m["P@3"], 1) for v, m in metrics.items()})
@@ -180,7 +182,9 @@ def evaluate_groups_candidates(
         for encoder in group.encoders:
             key = encoder.document_fingerprint
             if key not in caches:
-                caches[key] = DocEmbeddingCache(encoder.document_model, folder, show_progress=show_progress)
+                caches[key] = DocEmbeddingCache(
+                    encoder.document_model, folder, show_progress=show_progress, precision=encoder.precision
+                )
             detailed = evaluate_candidates_detailed(encoder, examples, ks=ks, embed_documents=caches[key].embed)
             runs.append({view: r.metrics for view, r in detailed.items()})
             for view, r in detailed.items():
@@ -203,6 +207,7 @@ def evaluate_groups_corpus(
     reranker: Reranker | None = None,
     fetch_k: int | None = None,
     cache_folder: str | os.PathLike[str] | None = None,
+    latency: bool = True,
 ) -> dict[str, Any]:
     """Corpus-wide metrics (one index of all chunks of ``examples``) of each model and seed, per view.
 
@@ -212,7 +217,8 @@ def evaluate_groups_corpus(
     Views as in the candidate protocol: ``rewritten`` searches with each row's ``query`` and ``original`` with its
     ``original_query``; a file with no ``original_query`` (plain questions) is searched once, as ``original``. Both
     views search the same index, embedded once per document encoder, from the document-embedding cache in
-    ``cache_folder`` (default: lore-rag's cache folder, as for the candidate protocol).
+    ``cache_folder`` (default: lore-rag's cache folder, as for the candidate protocol). ``latency=False`` searches in
+    batches and reports no ``ms/query`` (see :func:`~lore_rag.evaluation.corpus.evaluate_corpus`).
 
     Returns:
         ``{"views": {view: evaluate_corpus result with one (seed-averaged) row per model}, "per_query": {view:
@@ -254,6 +260,7 @@ def evaluate_groups_corpus(
                 reranker=reranker,
                 fetch_k=fetch_k,
                 document_cache=cache_folder if cache_folder is not None else cache_dir("doc_embeddings"),
+                latency=latency,
             )
             per_query[view] = {}
             table_models: dict[str, dict[str, float]] = {}

@@ -430,7 +430,9 @@ def _document_cache(config: TradeoffConfig, encoder: LoreEncoder, sets: Tradeoff
     from lore_rag.models.doc_cache import DocEmbeddingCache
 
     folder = config.cache_dir or cache_dir("doc_embeddings")
-    cache = DocEmbeddingCache(encoder.document_model, folder, show_progress=config.show_progress)
+    cache = DocEmbeddingCache(
+        encoder.document_model, folder, show_progress=config.show_progress, precision=encoder.precision
+    )
     cache.embed(list(dict.fromkeys(c for e in sets.rewritten + sets.plain for c in e.chunks)))
     return cache.embed
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lore_rag._hashing import text_key
-from lore_rag.models.loading import document_prompt, embedding_dim, model_fingerprint
+from lore_rag.models.loading import autocast, document_prompt, embedding_dim, model_fingerprint
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -42,6 +42,8 @@ class DocEmbeddingCache:
         show_progress: Show a progress bar while encoding new chunks.
         prompt: Text prepended before encoding; ``None`` is the model's own document prompt. Another prompt
             (e.g. the query prompt, for the base model's query vectors) gets its own namespace.
+        precision: ``"fp32"`` or ``"bf16"`` (encoded under bfloat16 autocast, for ``--bf16`` runs). bf16 vectors get
+            their own namespace: they never stand in for the fp32 ones an index holds.
     """
 
     def __init__(
@@ -52,14 +54,17 @@ class DocEmbeddingCache:
         batch_size: int = 64,
         show_progress: bool = True,
         prompt: str | None = None,
+        precision: str = "fp32",
     ) -> None:
+        autocast(model, precision)  # checks the name
         self.model = model
+        self.precision = precision
         self.batch_size = batch_size
         self.show_progress = show_progress
         self.prompt = document_prompt(model) if prompt is None else prompt
         prompt = self.prompt
         tag = hashlib.sha256(f"{prompt}\x00{model.max_seq_length}".encode()).hexdigest()[:8]
-        self.namespace = f"{model_fingerprint(model)}-{tag}"
+        self.namespace = f"{model_fingerprint(model)}-{tag}" + ("" if precision == "fp32" else f"-{precision}")
         self.folder = Path(cache_dir) / self.namespace if cache_dir is not None else None
         self._index: dict[str, int] = {}
         self._vectors = np.zeros((0, embedding_dim(model)), dtype=np.float32)
@@ -119,14 +124,16 @@ class DocEmbeddingCache:
             self.misses += len(missing)
             if missing:
                 logger.info("encoding %d new chunk(s) with the frozen document encoder", len(missing))
-                new = self.model.encode(
-                    list(missing.values()),
-                    prompt=self.prompt or None,
-                    batch_size=self.batch_size,
-                    show_progress_bar=self.show_progress,
-                    convert_to_numpy=True,
-                    normalize_embeddings=True,
-                ).astype(np.float32)
+                with autocast(self.model, self.precision):
+                    new = self.model.encode(
+                        list(missing.values()),
+                        prompt=self.prompt or None,
+                        batch_size=self.batch_size,
+                        show_progress_bar=self.show_progress,
+                        convert_to_numpy=True,
+                        normalize_embeddings=True,
+                    )
+                new = np.asarray(new, dtype=np.float32)
                 start = len(self._index)
                 for offset, key in enumerate(missing):
                     self._index[key] = start + offset

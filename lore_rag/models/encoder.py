@@ -18,6 +18,7 @@ from lore_rag.defaults import DEFAULT_MODEL, bundled_model_path
 from lore_rag.errors import ConfigError, ModelError
 from lore_rag.models.checkpoint import load_checkpoint_models
 from lore_rag.models.loading import (
+    autocast,
     document_prompt,
     embedding_dim,
     folder_fingerprint,
@@ -58,6 +59,7 @@ def _encode(
     show_progress: bool | None,
     lock: threading.Lock,
     task: str | None = None,
+    precision: str = "fp32",
 ) -> np.ndarray:
     if isinstance(texts, str):
         raise TypeError("pass a list of strings, not a single string")
@@ -69,7 +71,7 @@ def _encode(
     extra: dict[str, Any] = {}
     if task is not None and _has_router(model):
         extra["task"] = task
-    with lock:
+    with lock, autocast(model, precision):
         vectors = model.encode(
             list(texts),
             **extra,
@@ -103,6 +105,8 @@ class LoreEncoder:
         name: Label used in tables and the app.
         manifest: The checkpoint manifest, when loaded from one.
         batch_size: Encoding batch size.
+        precision: ``"fp32"`` or ``"bf16"`` (both sides encode under bfloat16 autocast, as in a ``--bf16`` run;
+            document caches keep such vectors apart from the fp32 ones).
     """
 
     def __init__(
@@ -113,7 +117,10 @@ class LoreEncoder:
         name: str = "model",
         manifest: dict[str, Any] | None = None,
         batch_size: int = 64,
+        precision: str = "fp32",
     ) -> None:
+        autocast(query_model, precision)  # checks the name
+        self.precision = precision
         self.query_model = query_model
         self.document_model = document_model if document_model is not None else query_model
         self.name = name
@@ -156,6 +163,7 @@ class LoreEncoder:
             show_progress=show_progress,
             lock=self._query_lock,
             task="query",
+            precision=self.precision,
         )
 
     def embed_documents(
@@ -170,6 +178,7 @@ class LoreEncoder:
             show_progress=show_progress,
             lock=self._doc_lock,
             task="document",
+            precision=self.precision,
         )
 
     @classmethod

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lore_rag._hashing import file_sha256
 from lore_rag.defaults import DEFAULT_MODEL, bundled_model_path
-from lore_rag.errors import ModelError
+from lore_rag.errors import ConfigError, ModelError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 __all__ = [
+    "PRECISIONS",
+    "autocast",
     "document_prompt",
     "embedding_dim",
     "folder_fingerprint",
@@ -162,3 +165,23 @@ def model_fingerprint(model: SentenceTransformer) -> str:
     value = digest.hexdigest()[:16]
     model._lore_fingerprint = value  # type: ignore[attr-defined,assignment]
     return value
+
+
+#: Precisions lore-rag encodes in: ``fp32`` (the default, what an index built by the model holds) and ``bf16``
+#: (``torch.autocast`` with bfloat16, for ``--bf16`` runs on GPUs and CPUs that have it).
+PRECISIONS = ("fp32", "bf16")
+
+
+def autocast(model: SentenceTransformer, precision: str) -> contextlib.AbstractContextManager[Any]:
+    """The context ``model``'s forward passes run in for ``precision``: bf16 autocast on its device, or nothing.
+
+    Raises:
+        ConfigError: for a precision not in :data:`PRECISIONS`.
+    """
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.autocast(model.device.type, dtype=torch.bfloat16)

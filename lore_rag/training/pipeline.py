@@ -144,7 +144,8 @@ def train_and_evaluate(
     files = list(eval_files or [])
     if not files:
         files = [config.validation_file or bundled_validation_path()]
-    base = LoreEncoder.raw(config.base_model, name="raw", device=config.device)
+    precision = "bf16" if config.bf16 else "fp32"  # evaluated as trained: a --bf16 run's vectors are all bf16
+    base = LoreEncoder.raw(config.base_model, name="raw", device=config.device, precision=precision)
     results: dict[str, dict[str, list[dict[str, dict[str, float]]]]] = {}
     encoders: list[tuple[str, LoreEncoder]] = []
     if include_raw:
@@ -152,7 +153,10 @@ def train_and_evaluate(
     for loss, paths in checkpoints.items():
         for path in paths:
             encoders.append(
-                (_LABELS.get(loss, loss), LoreEncoder.from_checkpoint(path, document_model=base.document_model))
+                (
+                    _LABELS.get(loss, loss),
+                    LoreEncoder.from_checkpoint(path, document_model=base.document_model, precision=precision),
+                )
             )
     tables: dict[str, str] = {}
     for name, enc in encoders:
@@ -185,8 +189,14 @@ def _corpus_section(
 ) -> tuple[str, dict[str, Any]]:
     """Corpus-wide tables of ``file`` (one index of its chunks) and the paired differences from ``baseline``."""
     examples = read_examples(file)
+    # Batched searches: the summary needs rankings, not the per-query latency ``lore-rag eval --mode corpus`` measures.
     result = evaluate_groups_corpus(
-        groups, examples, store_dir=store, show_progress=config.show_progress, cache_folder=config.cache_dir
+        groups,
+        examples,
+        store_dir=store,
+        show_progress=config.show_progress,
+        cache_folder=config.cache_dir,
+        latency=False,
     )
     parts = []
     for view, table in result["views"].items():

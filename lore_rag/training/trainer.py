@@ -261,7 +261,8 @@ def _embed_once(
 
     folder = config.cache_dir if config.cache_dir is not None else cache_dir("doc_embeddings")
     with main_process_first():
-        documents = DocEmbeddingCache(base, folder, show_progress=config.show_progress)
+        precision = "bf16" if config.bf16 else "fp32"  # --bf16 embeds the frozen side under autocast as well
+        documents = DocEmbeddingCache(base, folder, show_progress=config.show_progress, precision=precision)
         all_chunks = list(
             dict.fromkeys([c for e in examples for c in e.chunks] + [c for e in validation for c in e.chunks])
         )
@@ -270,7 +271,9 @@ def _embed_once(
         queries: DocEmbeddingCache | None = None
         if anchored or config.mined_negatives:
             # one instance per namespace: two caches on the same files would overwrite each other's saves
-            queries = DocEmbeddingCache(base, folder, show_progress=config.show_progress, prompt=query_prompt(base))
+            queries = DocEmbeddingCache(
+                base, folder, show_progress=config.show_progress, prompt=query_prompt(base), precision=precision
+            )
             if queries.namespace == documents.namespace:
                 queries = documents
         teacher = queries if anchored else None

@@ -305,6 +305,26 @@ def test_corpus_eval_fills_the_index_from_the_document_cache(models, tmp_path, m
         assert cached["models"][name]["P@10"] == direct["models"][name]["P@10"]
 
 
+def test_bf16_vectors_are_close_to_fp32_and_cached_apart(models, tmp_path):
+    from lore_rag.errors import ConfigError
+    from lore_rag.models.doc_cache import DocEmbeddingCache
+
+    texts = list(dict.fromkeys(c for e in read_examples(VALIDATION)[:4] for c in e.chunks))
+    lore = LoreEncoder.from_checkpoint(models["lore_path"])
+    half = LoreEncoder.from_checkpoint(models["lore_path"], precision="bf16")
+    fp32 = DocEmbeddingCache(lore.document_model, tmp_path, show_progress=False)
+    bf16 = DocEmbeddingCache(lore.document_model, tmp_path, show_progress=False, precision="bf16")
+    assert bf16.namespace == fp32.namespace + "-bf16"
+    a, b = fp32.embed(texts), bf16.embed(texts)
+    assert a.dtype == b.dtype == np.float32 and not np.array_equal(a, b)  # bf16 really ran
+    assert np.min(np.sum(a * b, axis=1)) > 0.99  # and stays the same embedding space
+    assert_same(a, lore.embed_documents(texts), tol=1e-4)
+    assert np.min(np.sum(a * half.embed_documents(texts), axis=1)) > 0.99
+    assert len(DocEmbeddingCache(lore.document_model, tmp_path, show_progress=False)) == len(texts)  # fp32 kept
+    with pytest.raises(ConfigError, match="precision"):
+        DocEmbeddingCache(lore.document_model, tmp_path, precision="fp8")
+
+
 def test_integrations_import_without_the_frameworks():
     code = """
 import sys

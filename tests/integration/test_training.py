@@ -441,6 +441,23 @@ def test_comparison_reports_both_protocols_with_paired_intervals(small_data, tmp
     assert (tmp_path / "cmp" / "corpus_store").is_dir()
 
 
+@pytest.mark.skipif(
+    not torch.cuda.is_available() and "avx512_bf16" not in Path("/proc/cpuinfo").read_text(), reason="no bf16 here"
+)
+def test_a_bf16_comparison_embeds_and_evaluates_in_bf16_only(small_data, tmp_path):
+    """--bf16 covers the frozen side too: its vectors are cached apart, and the summary's searches are batched."""
+    from lore_rag.training.pipeline import train_and_evaluate
+
+    val = str(small_data / "val.jsonl")
+    config = _config(small_data, tmp_path / "cmp", max_steps=1, bf16=True, cache_dir=str(tmp_path / "cache"))
+    result = train_and_evaluate(config, losses=("lore",), eval_files=[val])
+    namespaces = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert namespaces and all(name.endswith("-bf16") for name in namespaces), namespaces
+    assert read_manifest(result.checkpoints["lore"][0])["training"]["bf16"] is True
+    text = result.tables[val]
+    assert "corpus-wide: one index of all chunks" in text and "ms/query" not in text
+
+
 def test_l2sp_is_trained_logged_and_on_the_card(small_data, tmp_path):
     result = train(_config(small_data, tmp_path / "l2sp", l2sp_weight=10.0, max_steps=2, anchor_weight=0.0))
     steps = json.loads((tmp_path / "l2sp" / "history.json").read_text())["steps"]

@@ -84,6 +84,29 @@ def test_evaluate_corpus_ranks_over_the_whole_index(tmp_path):
     assert table.index("| good |") < table.index("| bad |")
 
 
+class CountingEncoder(FakeEncoder):
+    """Counts query-encoding calls, to tell one-at-a-time searches from batched ones."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.query_calls = 0
+
+    def embed_queries(self, queries, **kwargs):
+        self.query_calls += 1
+        return super().embed_queries(queries, **kwargs)
+
+
+def test_batched_search_ranks_as_the_timed_one_and_reports_no_latency():
+    timed_enc, batched_enc = (CountingEncoder("bad", bad().queries) for _ in range(2))
+    timed = evaluate_corpus([timed_enc], EXAMPLES, ks=(1, 3), show_progress=False, per_query=True)
+    batched = evaluate_corpus([batched_enc], EXAMPLES, ks=(1, 3), show_progress=False, per_query=True, latency=False)
+    assert timed_enc.query_calls == 2 and batched_enc.query_calls == 1  # one call per query vs one batch
+    assert batched["per_query"] == timed["per_query"]
+    assert "ms/query" in timed["models"]["bad"] and not any("ms/query" in k for k in batched["models"]["bad"])
+    assert {k: v for k, v in timed["models"]["bad"].items() if "ms/query" not in k} == batched["models"]["bad"]
+    assert "ms/query" in format_corpus_table(timed) and "ms/query" not in format_corpus_table(batched)
+
+
 def test_other_document_encoder_gets_its_own_collection():
     g = good()
     other = good()
