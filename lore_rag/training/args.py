@@ -88,7 +88,11 @@ class TrainConfig:
         "name of the model's prompt to use for documents (default: 'document', 'passage' or 'corpus')", None
     )
     trust_remote_code: bool = _help("allow models that ship their own Python code (only for models you trust)", False)
-    bf16: bool = _help("bfloat16 mixed precision (GPUs with bf16, CPUs with AVX512-BF16 / AMX)", False)
+    bf16: bool = _help(
+        "bfloat16 mixed precision (GPUs with bf16, CPUs with AVX512-BF16 / AMX); the frozen document side is "
+        "embedded and evaluated in bf16 too, cached apart from fp32 vectors",
+        False,
+    )
     fp16: bool = _help("float16 mixed precision (CUDA GPUs)", False)
     gradient_checkpointing: bool = _help("recompute activations in the backward pass (less memory, slower)", False)
     lora_r: int = _help("LoRA rank; 0 (default) fine-tunes every weight of the query encoder", 0)
