@@ -6,12 +6,14 @@ batch size, loss, optimiser and clipping, in one process, one after the other; e
 queries.
 
     python benchmarks/bench_training.py [--steps N] [--batch-size 32] [--train FILE] [--no-anchor-row] [--bf16-row]
+        [--group-row]
 
 Prints a Markdown table with two timings per path: the training steps alone (forward, backward, optimiser;
 for the reference loop this includes its re-encoding, which is part of its steps) and end to end (loading the
 model, embedding documents, the steps and saving a checkpoint). Trainer rows: cold (empty document cache, so
 every chunk is embedded once), warm (cache filled by the cold run, as for every later run, seed or epoch),
-optionally warm with bf16 autocast (``--bf16-row``), and one epoch of ``lore-rag train``'s defaults, which do more
+optionally warm with bf16 autocast (``--bf16-row``) and warm with batches of similar query length (``--group-row``:
+``--group-by-length``, with and without bf16), and one epoch of ``lore-rag train``'s defaults, which do more
 work than the reference: the plain questions as extra rows (twice the steps), 64 mined negatives per row and the
 original-query anchor (a second query batch per step).
 """
@@ -149,6 +151,7 @@ def main() -> None:
     parser.add_argument("--train", default=str(bundled_train_path()))
     parser.add_argument("--no-anchor-row", action="store_true", help="skip the row of lore-rag train's defaults")
     parser.add_argument("--bf16-row", action="store_true", help="add a warm row with bf16 autocast (CPU with AMX)")
+    parser.add_argument("--group-row", action="store_true", help="add warm rows with --group-by-length")
     args = parser.parse_args()
     rows = read_examples(args.train)
     if args.steps:
@@ -170,6 +173,22 @@ def main() -> None:
             if args.bf16_row
             else None
         )
+        grouped = {}
+        if args.group_row:
+            for key, extra in (("grouped", {}), ("grouped-bf16", {"bf16": True})):
+                if key == "grouped" or args.bf16_row:
+                    grouped[key] = _cpu_timed(
+                        cpu,
+                        key,
+                        trainer_run,
+                        data,
+                        steps,
+                        args.batch_size,
+                        cache,
+                        work / f"run-{key}",
+                        group_by_length=True,
+                        **extra,
+                    )
         default = (
             None
             if args.no_anchor_row
@@ -195,6 +214,9 @@ def main() -> None:
     table.append(("lore-rag trainer, warm document cache", warm["steps"], warm["total"], cpu["warm"], n))
     if bf16 is not None:
         table.append(("lore-rag trainer, warm, `--bf16` (autocast)", bf16["steps"], bf16["total"], cpu["bf16"], n))
+    labels = {"grouped": "`--group-by-length`", "grouped-bf16": "`--group-by-length --bf16`"}
+    for key, timings in grouped.items():
+        table.append((f"lore-rag trainer, warm, {labels[key]}", timings["steps"], timings["total"], cpu[key], n))
     if default is not None:
         rows_seen = 2 * n if TrainConfig().include_original else n
         name = "lore-rag trainer, warm, `lore-rag train` defaults (more work: see below)"

@@ -6,6 +6,7 @@ Kept apart from :mod:`lore_rag.training.trainer` so that importing lore-rag does
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import os
@@ -188,7 +189,8 @@ def _training_arguments(
         activation_checkpointing=config.gradient_checkpointing,
         use_cpu=resolve_device(config.device) == "cpu",
         dataloader_drop_last=False,
-        batch_sampler=PermutationBatchSampler,  # type: ignore[arg-type]  # a BatchSampler factory, as ST documents
+        # a BatchSampler factory, as ST documents
+        batch_sampler=functools.partial(PermutationBatchSampler, group_by_length=config.group_by_length),  # type: ignore[arg-type]
         remove_unused_columns=False,
         save_only_model=False,
         # BERT-style models carry a pooler that sentence pooling never uses

@@ -44,7 +44,7 @@ def _table(stdout: str) -> dict[str, list[str]]:
 def test_training_benchmark_times_both_paths(tmp_path, shared_data):
     rows = read_examples(shared_data / "lore" / "train.jsonl")[:8]
     write_examples(rows, tmp_path / "train.jsonl")
-    out = _run("bench_training.py", "--train", str(tmp_path / "train.jsonl"), "--batch-size", "4")
+    out = _run("bench_training.py", "--train", str(tmp_path / "train.jsonl"), "--batch-size", "4", "--group-row")
     table = _table(out)
     assert "2 steps x batch 4 (8 queries" in out
     ref = table["re-encoding loop (reference-style)"]
@@ -52,6 +52,7 @@ def test_training_benchmark_times_both_paths(tmp_path, shared_data):
     for name in (
         "lore-rag trainer, cold document cache",
         "lore-rag trainer, warm document cache",
+        "lore-rag trainer, warm, `--group-by-length`",
         "lore-rag trainer, warm, `lore-rag train` defaults (more work: see below)",
     ):
         seconds, per_second, speedup, total, total_speedup, cpu, cpu_speedup = table[name]
