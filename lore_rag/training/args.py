@@ -169,6 +169,11 @@ class TrainConfig:
         if isinstance(self.lora_target_modules, str):
             self.lora_target_modules = [self.lora_target_modules]
 
+    @property
+    def precision(self) -> str:
+        """``"bf16"`` under ``--bf16``, else ``"fp32"``: how the run embeds its frozen side and evaluates."""
+        return "bf16" if self.bf16 else "fp32"
+
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of all fields."""
         return asdict(self)

@@ -144,7 +144,7 @@ def train_and_evaluate(
     files = list(eval_files or [])
     if not files:
         files = [config.validation_file or bundled_validation_path()]
-    precision = "bf16" if config.bf16 else "fp32"  # evaluated as trained: a --bf16 run's vectors are all bf16
+    precision = config.precision  # evaluated as trained: a --bf16 run's vectors are all bf16
     base = LoreEncoder.raw(config.base_model, name="raw", device=config.device, precision=precision)
     results: dict[str, dict[str, list[dict[str, dict[str, float]]]]] = {}
     encoders: list[tuple[str, LoreEncoder]] = []

@@ -261,7 +261,7 @@ def _embed_once(
 
     folder = config.cache_dir if config.cache_dir is not None else cache_dir("doc_embeddings")
     with main_process_first():
-        precision = "bf16" if config.bf16 else "fp32"  # --bf16 embeds the frozen side under autocast as well
+        precision = config.precision  # --bf16 embeds the frozen side under autocast as well
         documents = DocEmbeddingCache(base, folder, show_progress=config.show_progress, precision=precision)
         all_chunks = list(
             dict.fromkeys([c for e in examples for c in e.chunks] + [c for e in validation for c in e.chunks])
