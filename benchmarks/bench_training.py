@@ -11,11 +11,12 @@ queries.
 Prints a Markdown table with two timings per path: the training steps alone (forward, backward, optimiser; for the
 reference loop this includes its re-encoding, which is part of its steps) and end to end (loading the model,
 embedding documents, the steps and saving a checkpoint). Trainer rows: cold (empty document cache, so every chunk is
-embedded once), warm (cache filled by the cold run, as for every later run, seed or epoch), optionally cold and warm
-with bf16 autocast (``--bf16-row``; bf16 document vectors have their own cache) and warm with batches of similar
-query length (``--group-row``: ``--group-by-length``, with and without bf16), and one epoch of ``lore-rag train``'s
-defaults, which do more work than the reference: the plain questions as extra rows (twice the steps), 64 mined
-negatives per row and the original-query anchor (a second query batch per step).
+embedded once) and warm (cache filled by the cold run, as for every later run, seed or epoch), both in fp32
+(``--no-bf16``); optionally cold and warm with bf16 autocast (``--bf16-row``; bf16 document vectors have their own
+cache) and warm with batches of similar query length (``--group-row``: ``--group-by-length``, with and without
+bf16); and one epoch of ``lore-rag train``'s defaults (bf16 where the CPU has it), which do more work than the
+reference: the plain questions as extra rows (twice the steps), 64 mined negatives per row and the original-query
+anchor (a second query batch per step).
 """
 
 from __future__ import annotations
@@ -166,8 +167,9 @@ def main() -> None:
         load_model(None)  # imports and file cache warm before anything is timed
         cpu: dict[str, float] = {}
         ref_steps, ref_total = _cpu_timed(cpu, "ref", reencoding_loop, rows, steps, args.batch_size, work / "run-ref")
-        cold = _cpu_timed(cpu, "cold", trainer_run, data, steps, args.batch_size, cache, work / "run-cold")
-        warm = _cpu_timed(cpu, "warm", trainer_run, data, steps, args.batch_size, cache, work / "run-warm")
+        fp32 = {"bf16": False}  # the fp32 rows say so: the default is bf16 where the CPU has it
+        cold = _cpu_timed(cpu, "cold", trainer_run, data, steps, args.batch_size, cache, work / "run-cold", **fp32)
+        warm = _cpu_timed(cpu, "warm", trainer_run, data, steps, args.batch_size, cache, work / "run-warm", **fp32)
         bf16_cold = bf16 = None
         if args.bf16_row:  # --bf16 embeds documents in bf16, cached apart: its first run is cold again
             bf16_cold = _cpu_timed(
@@ -178,7 +180,7 @@ def main() -> None:
             )
         grouped = {}
         if args.group_row:
-            for key, extra in (("grouped", {}), ("grouped-bf16", {"bf16": True})):
+            for key, extra in (("grouped", fp32), ("grouped-bf16", {"bf16": True})):
                 if key == "grouped" or args.bf16_row:
                     grouped[key] = _cpu_timed(
                         cpu,
@@ -213,8 +215,8 @@ def main() -> None:
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     table = [("re-encoding loop (reference-style)", ref_steps, ref_total, cpu["ref"], n)]
-    table.append(("lore-rag trainer, cold document cache", cold["steps"], cold["total"], cpu["cold"], n))
-    table.append(("lore-rag trainer, warm document cache", warm["steps"], warm["total"], cpu["warm"], n))
+    table.append(("lore-rag trainer, cold document cache, fp32", cold["steps"], cold["total"], cpu["cold"], n))
+    table.append(("lore-rag trainer, warm document cache, fp32", warm["steps"], warm["total"], cpu["warm"], n))
     if bf16_cold is not None and bf16 is not None:
         name = "lore-rag trainer, cold, `--bf16` (bf16 document cache empty)"
         table.append((name, bf16_cold["steps"], bf16_cold["total"], cpu["bf16-cold"], n))
@@ -224,7 +226,9 @@ def main() -> None:
         table.append((f"lore-rag trainer, warm, {labels[key]}", timings["steps"], timings["total"], cpu[key], n))
     if default is not None:
         rows_seen = 2 * n if TrainConfig().include_original else n
-        name = "lore-rag trainer, warm, `lore-rag train` defaults (more work: see below)"
+        name = (
+            f"lore-rag trainer, warm, `lore-rag train` defaults ({TrainConfig().precision} here; more work: see below)"
+        )
         table.append((name, default["steps"], default["total"], cpu["default"], rows_seen))
     for name, step_s, total_s, cpu_s, examples in table:
         print(
@@ -240,8 +244,11 @@ def main() -> None:
     if default is not None:
         # `lore-rag train` with no arguments trains InfoNCE then LORE (its defaults) from one cache: one cold run and
         # one warm; the reference loop re-encodes in both (without the defaults' extra work, which favours it)
-        ours = cold["embed_documents"] + 2 * default["total"]
-        ours_cpu = cpu["cold"] * cold["embed_documents"] / cold["total"] + 2 * cpu["default"]
+        # the defaults train in bf16 where the CPU has it, and then embed their documents in bf16 too
+        first = bf16_cold if TrainConfig().precision == "bf16" and bf16_cold is not None else cold
+        first_cpu = cpu["bf16-cold" if first is bf16_cold else "cold"]
+        ours = first["embed_documents"] + 2 * default["total"]
+        ours_cpu = first_cpu * first["embed_documents"] / first["total"] + 2 * cpu["default"]
         print(
             "Default pipeline's training (InfoNCE + LORE, 1 epoch each, empty cache): re-encoding "
             f"{2 * ref_total:.0f}s vs lore-rag embedding once + twice its defaults {ours:.0f}s "

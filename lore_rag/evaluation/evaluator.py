@@ -17,6 +17,7 @@ from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 from lore_rag.data.io import read_examples
 from lore_rag.data.schema import Example
 from lore_rag.evaluation.candidates import DEFAULT_KS, evaluate_candidates
+from lore_rag.evaluation.corpus import CorpusTask, corpus_task, exact_corpus_per_query
 from lore_rag.models.encoder import LoreEncoder
 
 if TYPE_CHECKING:
@@ -45,7 +46,9 @@ class LoreEvaluator(BaseEvaluator):
     :class:`~lore_rag.models.doc_cache.DocEmbeddingCache`'s ``embed``), else ``document_model``, else the evaluated
     model itself (its ``document`` route when it is a query/document ``Router`` model).
 
-    Metrics are named ``{name}_{view}_{metric}`` (``lore_rewritten_P@3``) plus ``{name}_score``.
+    Metrics are named ``{name}_{view}_{metric}`` (``lore_rewritten_P@3``) plus ``{name}_score``. With ``corpus``,
+    the views ``corpus-rewritten`` and ``corpus-original`` add the corpus-wide protocol: every query searched over
+    one exact index of all the examples' distinct chunks (P@k, N1@k, MRR@10, nDCG@10), where a RAG chain retrieves.
 
     Args:
         examples: Tiered examples, or a JSONL file of them.
@@ -56,6 +59,7 @@ class LoreEvaluator(BaseEvaluator):
         primary_metric: ``score`` (default: mean P@3 rewritten/original minus N1@3 rewritten) or ``VIEW/METRIC``
             such as ``rewritten/P@3``; N1 metrics are minimised.
         batch_size: Query encoding batch size.
+        corpus: Also evaluate corpus-wide (see above); the chunks are embedded once, by the document side.
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class LoreEvaluator(BaseEvaluator):
         ks: Sequence[int] = DEFAULT_KS,
         primary_metric: str = "score",
         batch_size: int = 64,
+        corpus: bool = False,
     ) -> None:
         super().__init__()
         self.examples = read_examples(examples) if isinstance(examples, (str, os.PathLike)) else list(examples)
@@ -85,6 +90,9 @@ class LoreEvaluator(BaseEvaluator):
         self.primary_metric = self._primary_key
         self.greater_is_better = not primary_metric.partition("/")[2].startswith("N1")
         self.last_metrics: dict[str, dict[str, float]] = {}
+        self.corpus = corpus
+        self._corpus_tasks: list[tuple[str, CorpusTask]] | None = None
+        self._corpus_vectors: np.ndarray | None = None
 
     @property
     def metric_key(self) -> str:
@@ -99,9 +107,35 @@ class LoreEvaluator(BaseEvaluator):
         model.eval()
         try:
             with torch.no_grad():
-                return evaluate_candidates(encoder, self.examples, ks=self.ks, embed_documents=self.embed_documents)
+                metrics = evaluate_candidates(encoder, self.examples, ks=self.ks, embed_documents=self.embed_documents)
+                if self.corpus:
+                    metrics.update(self._corpus_metrics(encoder))
+                return metrics
         finally:
             model.train(was_training)
+
+    def _corpus_metrics(self, encoder: LoreEncoder) -> dict[str, dict[str, float]]:
+        """``{"corpus-rewritten": ..., "corpus-original": ...}``: exact search over all the examples' chunks."""
+        if self._corpus_tasks is None:
+            tasks = []
+            for view, field_name in (("corpus-rewritten", "query"), ("corpus-original", "original_query")):
+                if any(
+                    e.n_positive and (e.query if field_name == "query" else e.original_query) for e in self.examples
+                ):
+                    tasks.append((view, corpus_task(self.examples, query_field=field_name)))
+            self._corpus_tasks = tasks
+        if not self._corpus_tasks:
+            return {}
+        texts = self._corpus_tasks[0][1].texts  # every view indexes the same chunks
+        if self._corpus_vectors is None:  # the document side is frozen: embed the chunks once
+            embed = self.embed_documents or encoder.embed_documents
+            self._corpus_vectors = np.asarray(embed(list(texts)), dtype=np.float32)
+        out: dict[str, dict[str, float]] = {}
+        for view, task in self._corpus_tasks:
+            queries = encoder.embed_queries(task.queries)
+            per_query = exact_corpus_per_query(task, queries, self._corpus_vectors, ks=self.ks)
+            out[view] = {name: float(np.mean(values)) for name, values in per_query.items() if "@" in name}
+        return out
 
     def __call__(  # type: ignore[override]
         self, model: SentenceTransformer, output_path: str | None = None, epoch: float = -1, steps: int = -1
@@ -118,7 +152,10 @@ class LoreEvaluator(BaseEvaluator):
             "%s%s: %s",
             self.name,
             at,
-            "; ".join(f"{v} P@3 {m['P@3']:.1f} N1@3 {m['N1@3']:.1f}" for v, m in metrics.items()),
+            "; ".join(
+                f"{v} P@3 {m['P@3']:.1f}" + (f" N1@3 {m['N1@3']:.1f}" if "N1@3" in m else "")
+                for v, m in metrics.items()
+            ),
         )
         prefixed = self.prefix_name_to_metrics(flat, self.name)
         self.store_metrics_in_model_card_data(model, prefixed, epoch, steps)  # type: ignore[arg-type]
@@ -126,4 +163,9 @@ class LoreEvaluator(BaseEvaluator):
 
     def get_config_dict(self) -> dict[str, Any]:
         """What the model card shows about this evaluator."""
-        return {"examples": len(self.examples), "ks": list(self.ks), "primary_metric": self.metric_name}
+        return {
+            "examples": len(self.examples),
+            "ks": list(self.ks),
+            "primary_metric": self.metric_name,
+            **({"corpus": True} if self.corpus else {}),
+        }

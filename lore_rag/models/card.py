@@ -14,7 +14,12 @@ def _table(metrics: dict[str, Any]) -> str:
     names = list(dict.fromkeys(name for values in views.values() for name in values))
     lines = ["| view | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
     for view, values in views.items():
-        cells = [f"{values[n]:.1f}" if isinstance(values.get(n), (int, float)) else "" for n in names]
+        cells = [
+            (f"{values[n]:.3f}" if n.startswith(("MRR", "nDCG")) else f"{values[n]:.1f}")
+            if isinstance(values.get(n), (int, float))
+            else ""
+            for n in names
+        ]
         lines.append(f"| {view} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -24,6 +24,7 @@ __all__ = [
     "document_prompt",
     "embedding_dim",
     "folder_fingerprint",
+    "has_native_bf16",
     "load_model",
     "model_fingerprint",
     "query_prompt",
@@ -170,6 +171,34 @@ def model_fingerprint(model: SentenceTransformer) -> str:
 #: Precisions lore-rag encodes in: ``fp32`` (the default, what an index built by the model holds) and ``bf16``
 #: (``torch.autocast`` with bfloat16, for ``--bf16`` runs on GPUs and CPUs that have it).
 PRECISIONS = ("fp32", "bf16")
+
+
+@lru_cache(maxsize=8)
+def has_native_bf16(device: str) -> bool:
+    """Whether ``device`` (as :func:`resolve_device` returns it) computes bfloat16 natively.
+
+    CUDA: ``torch.cuda.is_bf16_supported()`` (Ampere and newer). CPU: the AVX512-BF16 or AMX-BF16 instructions
+    (``/proc/cpuinfo``), or an Arm CPU with the BF16 extension; without them bf16 autocast is emulated and slower
+    than fp32. Anything else (``mps``, ``xpu``, ...): no, so an automatic choice stays fp32 there.
+    """
+    kind = device.split(":")[0]
+    if kind == "cuda":
+        import torch
+
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    if kind != "cpu":
+        return False
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError:
+        return False
+    flags = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags.update(value.split())
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
 
 
 def autocast(model: SentenceTransformer, precision: str) -> contextlib.AbstractContextManager[Any]:

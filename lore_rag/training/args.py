@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from lore_rag.config import help_field as _help
@@ -52,6 +52,13 @@ class TrainConfig:
         2,
     )
     metric_for_best: str = _help("validation metric that picks best/: VIEW/METRIC, e.g. rewritten/P@3", "score")
+    select_rule: str | None = _help(
+        "pick best/ by a stated rule instead of --metric-for-best: constraints against the base model (evaluated "
+        "before the first step), then one objective, as lore-rag tradeoff's --rule, e.g. "
+        "'candidates/plain/P@3>=raw-0.5; corpus/plain/P@10>=raw-1; min candidates/rewritten/N1@3' "
+        "(a corpus/ metric evaluates one index of all validation chunks too)",
+        None,
+    )
     anchor_weight: float = _help(
         "weight of the original-query anchor: KL from the base model's ranking of each row's original query "
         "to the tuned model's (keeps normal queries intact; 0 turns it off)",
@@ -93,10 +100,11 @@ class TrainConfig:
         "name of the model's prompt to use for documents (default: 'document', 'passage' or 'corpus')", None
     )
     trust_remote_code: bool = _help("allow models that ship their own Python code (only for models you trust)", False)
-    bf16: bool = _help(
-        "bfloat16 mixed precision (GPUs with bf16, CPUs with AVX512-BF16 / AMX); the frozen document side is "
-        "embedded and evaluated in bf16 too, cached apart from fp32 vectors",
-        False,
+    bf16: bool | None = _help(
+        "bfloat16 mixed precision; the frozen document side is embedded and evaluated in bf16 too, cached apart "
+        "from fp32 vectors. Default: on where the device computes bf16 natively (CUDA GPUs with bf16, CPUs with "
+        "AVX512-BF16 / AMX), off elsewhere; --bf16 insists (an error where it is missing), --no-bf16 keeps fp32",
+        None,
     )
     fp16: bool = _help("float16 mixed precision (CUDA GPUs)", False)
     gradient_checkpointing: bool = _help("recompute activations in the backward pass (less memory, slower)", False)
@@ -154,6 +162,13 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and int(value) < 1:
                 raise ConfigError(f"field '{name}': must be >= 1 (or left unset), got {value}")
+        if self.select_rule is not None:
+            from lore_rag.training.selection import parse_selection_rule
+
+            try:
+                parse_selection_rule(self.select_rule)
+            except ConfigError as exc:
+                raise ConfigError(f"field 'select_rule': {exc}") from None
         if self.lora_r < 0:
             raise ConfigError(f"field 'lora_r': must be >= 0 (0 turns LoRA off), got {self.lora_r}")
         if not 0 <= self.lora_dropout < 1:
@@ -170,9 +185,27 @@ class TrainConfig:
             self.lora_target_modules = [self.lora_target_modules]
 
     @property
+    def use_bf16(self) -> bool:
+        """Whether the run uses bf16 autocast: ``bf16`` as given, or (``None``, the default) where the device has it.
+
+        ``--fp16`` turns the automatic choice off.
+        """
+        if self.bf16 is not None:
+            return self.bf16
+        if self.fp16:
+            return False
+        from lore_rag.models.loading import has_native_bf16, resolve_device
+
+        return has_native_bf16(resolve_device(self.device))
+
+    @property
     def precision(self) -> str:
-        """``"bf16"`` under ``--bf16``, else ``"fp32"``: how the run embeds its frozen side and evaluates."""
-        return "bf16" if self.bf16 else "fp32"
+        """``"bf16"`` when :attr:`use_bf16`, else ``"fp32"``: how the run embeds its frozen side and evaluates."""
+        return "bf16" if self.use_bf16 else "fp32"
+
+    def resolved(self) -> TrainConfig:
+        """A copy with the automatic choices made for this machine (``bf16`` true or false), as the run records it."""
+        return replace(self, bf16=self.use_bf16)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of all fields."""
@@ -194,6 +227,7 @@ class TrainConfig:
             "push_to_hub",
             "merge_lora",
             "metric_for_best",
+            "select_rule",
         }
         return {k: v for k, v in self.to_dict().items() if k not in ignore}
 
@@ -213,7 +247,7 @@ class TrainConfig:
 
         import torch
 
-        from lore_rag.models.encoder import resolve_device
+        from lore_rag.models.loading import has_native_bf16, resolve_device
 
         device = resolve_device(self.device)
         if self.fp16 and not device.startswith("cuda"):
@@ -221,7 +255,7 @@ class TrainConfig:
         if self.bf16:
             if device.startswith("cuda") and not torch.cuda.is_bf16_supported():
                 raise ConfigError("flag --bf16: this GPU has no bfloat16 support; use --fp16")
-            if device == "cpu" and not _cpu_has_bf16():
+            if device == "cpu" and not has_native_bf16(device):
                 raise ConfigError("flag --bf16: this CPU has no bfloat16 instructions (AVX512-BF16, AMX); drop --bf16")
         if self.lora_r:
             try:
@@ -270,12 +304,3 @@ class TrainConfig:
         if self.query_prompt is not None:
             prompts["query"] = self.query_prompt
         model.prompts = prompts
-
-
-def _cpu_has_bf16() -> bool:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            flags = handle.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags

@@ -23,12 +23,14 @@ from lore_rag.models.crash_points import crash_point
 from lore_rag.models.encoder import query_prompt, resolve_device
 from lore_rag.training.data import LoreDataCollator, PermutationBatchSampler
 from lore_rag.training.resume import CHECKPOINTS, ResumePlan, mark_complete
+from lore_rag.training.selection import needs_corpus, parse_selection_rule, select
 
 if TYPE_CHECKING:
     from datasets import Dataset
     from sentence_transformers import SentenceTransformer
 
     from lore_rag.data.schema import Example
+    from lore_rag.evaluation.tradeoff_rule import Rule
     from lore_rag.models.doc_cache import DocEmbeddingCache
     from lore_rag.training.args import TrainConfig
 
@@ -118,6 +120,12 @@ def _history(log_history: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]
     return {"steps": steps, "evals": evals}
 
 
+def _evals_of(log_history: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """``{step: {view: {metric: value}}}`` of every evaluation in the Trainer's log (step 0: the base model)."""
+    prefix = f"eval_{EVALUATOR_NAME}_"
+    return {int(e.get("step", 0)): _metrics_of(e) for e in log_history if any(k.startswith(prefix) for k in e)}
+
+
 def _metrics_of(entry: dict[str, Any]) -> dict[str, Any]:
     """``{view: {metric: value}}`` from one evaluation log entry."""
     prefix = f"eval_{EVALUATOR_NAME}_"
@@ -141,13 +149,22 @@ class _Run:
     run_key: str
     settings: dict[str, Any]
     best_metrics: dict[str, Any] = field(default_factory=dict)
+    rule: Rule | None = None
 
 
-def _evaluator(config: TrainConfig, validation: list[Example], documents: DocEmbeddingCache) -> LoreEvaluator | None:
+def _evaluator(
+    config: TrainConfig, validation: list[Example], documents: DocEmbeddingCache, rule: Rule | None
+) -> LoreEvaluator | None:
     if not validation:
+        if rule is not None:
+            raise ConfigError("flag --select-rule needs a validation set to evaluate (--validation FILE)")
         return None
     return LoreEvaluator(
-        validation, embed_documents=documents.embed, name=EVALUATOR_NAME, primary_metric=config.metric_for_best
+        validation,
+        embed_documents=documents.embed,
+        name=EVALUATOR_NAME,
+        primary_metric=config.metric_for_best,
+        corpus=rule is not None and needs_corpus(rule),
     )
 
 
@@ -182,7 +199,7 @@ def _training_arguments(
         greater_is_better=evaluator.greater_is_better if evaluator is not None else None,
         report_to=[r for r in config.report_to if r != "none"] or "none",
         disable_tqdm=not config.show_progress,
-        bf16=config.bf16,
+        bf16=config.use_bf16,
         fp16=config.fp16,
         # one fused kernel per step instead of a loop over parameter groups: ~3x faster AdamW on CPU and CUDA
         optim="adamw_torch_fused" if resolve_device(config.device).split(":")[0] in ("cpu", "cuda") else "adamw_torch",
@@ -289,6 +306,14 @@ def _exporter(run: _Run, *, skip_first: bool) -> Any:
             if self.skip:
                 self.skip = False
                 return
+            if run.rule is not None:
+                evals = _evals_of(state.log_history)
+                evals.setdefault(state.global_step, _metrics_of(metrics))
+                if select(run.rule, evals).step == state.global_step:
+                    run.best_metrics = {"step": state.global_step, **evals[state.global_step]}
+                    if state.is_world_process_zero:
+                        run.export("best", run.query_model, state.global_step, run.best_metrics)
+                return
             key = args.metric_for_best_model
             if key not in metrics:
                 return
@@ -325,7 +350,8 @@ def run_trainer(
 
     if config.lora_r:
         add_lora(query_model, config)
-    evaluator = _evaluator(config, validation, documents)
+    rule = parse_selection_rule(config.select_rule) if config.select_rule else None
+    evaluator = _evaluator(config, validation, documents, rule)
     fresh = resume_from.checkpoint is None
     args, total_steps = _training_arguments(
         config, evaluator, fresh=fresh, total_steps=total_steps, n_rows=len(dataset)
@@ -345,7 +371,7 @@ def run_trainer(
         query_prompt=query_prompt(query_model),
         max_length=min(config.max_seq_length, query_model.max_seq_length or config.max_seq_length),
     )
-    run = _Run(config, loss, query_model, export, timings, config.run_key(), config.result_settings())
+    run = _Run(config, loss, query_model, export, timings, config.run_key(), config.result_settings(), rule=rule)
     exporter = _exporter(run, skip_first=args.eval_on_start)
     trainer = _lore_trainer_class(run)(
         model=query_model,
@@ -390,7 +416,19 @@ def _finish(trainer: Any, run: _Run, *, has_evaluator: bool) -> dict[str, Any]:
     is_main = trainer.is_world_process_zero()
     best_metrics = run.best_metrics
     key = args.metric_for_best_model or ""
-    if not best_metrics and history["evals"]:
+    if run.rule is not None and history["evals"]:
+        evals = _evals_of(log)
+        choice = select(run.rule, evals)
+        if choice.step is not None:
+            best_metrics = best_metrics or {"step": choice.step, **evals[choice.step]}
+        elif is_main:
+            misses = "; ".join(choice.failed.get(max(evals), [])) if evals else ""
+            logger.warning(
+                "no evaluation met --select-rule %r (last one: %s); best/ is the last checkpoint",
+                run.rule.text,
+                misses or "not evaluated",
+            )
+    elif not best_metrics and history["evals"]:
         scored = [e for e in log if key in e and e.get("step", 0) > 0]
         if scored:
             pick = max if args.greater_is_better else min

@@ -121,6 +121,8 @@ def train_and_evaluate(
     Returns:
         The tables and numbers; also written to ``output_dir/results.json`` and ``results.md``.
     """
+    config.check_runtime()
+    config = config.resolved()  # one precision for every run and the evaluation
     root = Path(config.output_dir)
     checkpoints: dict[str, list[Path]] = {}
     runs: dict[str, list[TrainResult]] = {}

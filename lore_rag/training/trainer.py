@@ -35,6 +35,7 @@ from lore_rag.models.checkpoint import MANIFEST_NAME, save_checkpoint
 from lore_rag.models.crash_points import crash_point
 from lore_rag.models.doc_cache import DocEmbeddingCache
 from lore_rag.models.encoder import load_model, model_fingerprint, query_prompt
+from lore_rag.models.loading import resolve_device
 from lore_rag.training.args import TrainConfig
 from lore_rag.training.resume import CHECKPOINTS, find_resume_point
 
@@ -168,6 +169,8 @@ def train(config: TrainConfig, data: Sequence[Example] | Dataset | None = None) 
     timings = dict.fromkeys(("load", "embed_documents", "steps", "evaluate", "save"), 0.0)
     out = Path(config.output_dir)
     config.check_runtime()
+    automatic_bf16 = config.bf16 is None
+    config = config.resolved()  # bf16 on or off as this machine decides it, recorded in the manifest
     resume_from = find_resume_point(out, config)
     out.mkdir(parents=True, exist_ok=True)
     train_paths, examples, validation_path, validation = _load_data(config, data)
@@ -178,6 +181,10 @@ def train(config: TrainConfig, data: Sequence[Example] | Dataset | None = None) 
         anchor_questions = read_questions(config.anchor_queries)
     logger.info("training on %d example(s)%s", len(examples), "".join(f" {p}" for p in train_paths))
 
+    if automatic_bf16 and config.bf16:  # said once the inputs are known good, so a bad one stays a one-line error
+        logger.info(
+            "bf16 autocast: %s computes bfloat16 natively (--no-bf16 trains in fp32)", resolve_device(config.device)
+        )
     base = _frozen_base(config)
     mark = time.perf_counter()
     documents, teacher, dataset = _embed_once(config, base, examples, validation, anchor_questions)

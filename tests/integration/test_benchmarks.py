@@ -49,11 +49,13 @@ def test_training_benchmark_times_both_paths(tmp_path, shared_data):
     assert "2 steps x batch 4 (8 queries" in out
     ref = table["re-encoding loop (reference-style)"]
     assert ref[2] == "1.0x"
+    defaults = next(name for name in table if name.startswith("lore-rag trainer, warm, `lore-rag train` defaults ("))
+    assert defaults.endswith(" here; more work: see below)")
     for name in (
-        "lore-rag trainer, cold document cache",
-        "lore-rag trainer, warm document cache",
+        "lore-rag trainer, cold document cache, fp32",
+        "lore-rag trainer, warm document cache, fp32",
         "lore-rag trainer, warm, `--group-by-length`",
-        "lore-rag trainer, warm, `lore-rag train` defaults (more work: see below)",
+        defaults,
     ):
         seconds, per_second, speedup, total, total_speedup, cpu, cpu_speedup = table[name]
         assert float(seconds) > 0 and float(per_second) > 0 and float(total) > 0 and float(cpu) > 0

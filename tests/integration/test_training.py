@@ -97,7 +97,7 @@ def test_only_the_query_encoder_learns(small_data, tmp_path, base_model):
 
 
 def test_document_cache_is_reused_across_runs(small_data, tmp_path, base_model):
-    train(_config(small_data, tmp_path / "a"))
+    train(_config(small_data, tmp_path / "a", bf16=False))  # fp32, as the index holds (bf16: tested below)
     cache = DocEmbeddingCache(base_model, small_data / "cache", show_progress=False)
     rows = read_examples(small_data / "train.jsonl")
     chunks = [c for e in rows for c in e.chunks]
@@ -505,3 +505,50 @@ def test_mined_negatives_reach_the_loss_as_extra_n2_candidates_and_are_recorded(
     assert "| mined hard negatives per row | 4 |" in (result.best / "README.md").read_text()
     with pytest.raises(ConfigError, match="field 'mined_negatives': must be >= 0"):
         _config(small_data, tmp_path / "x", mined_negatives=-1)
+
+
+def test_a_select_rule_picks_best_by_its_constraints_and_objective(small_data, tmp_path, base_model):
+    """best/ is the evaluation the rule picks from history.json; a corpus/ metric makes validation corpus-wide."""
+    rule = "candidates/plain/P@3>=raw-20; corpus/plain/P@10>=raw-20; max corpus/rewritten/MRR@10"
+    config = _config(small_data, tmp_path / "rule", max_steps=4, eval_steps=1, lr=2e-4, select_rule=rule, bf16=False)
+    result = train(config)
+    evals = {e["step"]: e for e in json.loads((tmp_path / "rule" / "history.json").read_text())["evals"]}
+    assert sorted(evals) == [0, 1, 2, 3, 4]
+    raw = evals[0]
+    feasible = [
+        s
+        for s in range(1, 5)
+        if evals[s]["original/P@3"] >= raw["original/P@3"] - 20
+        and evals[s]["corpus-original/P@10"] >= raw["corpus-original/P@10"] - 20
+    ]
+    assert feasible, evals
+    expected = max(feasible, key=lambda s: (evals[s]["corpus-rewritten/MRR@10"], -s))
+    manifest = read_manifest(result.best)
+    assert manifest["metrics"]["step"] == expected == result.metrics["step"]
+    assert manifest["training"]["select_rule"] == rule
+    assert manifest["metrics"]["corpus-rewritten"]["MRR@10"] == pytest.approx(
+        evals[expected]["corpus-rewritten/MRR@10"]
+    )
+    assert "corpus-original" in manifest["metrics"] and "N1@3" in manifest["metrics"]["corpus-rewritten"]
+
+    # the corpus-wide numbers are an exact search over every validation chunk, as lore-rag eval --mode corpus does
+    import numpy as np
+
+    val = read_examples(small_data / "val.jsonl")
+    raw_encoder = LoreEncoder(base_model, base_model)
+    texts = list(dict.fromkeys(c for e in val for c in e.chunks))
+    docs = raw_encoder.embed_documents(texts)
+    recalls = []
+    for e, q in zip(val, raw_encoder.embed_queries([e.original_query for e in val]), strict=True):
+        top = {texts[i] for i in np.argsort(-(docs @ q), kind="stable")[:10]}
+        gold = {c for c, t in zip(e.chunks, e.tiers, strict=True) if t == Tier.POSITIVE}
+        recalls.append(100.0 * len(top & gold) / len(gold))
+    assert raw["corpus-original/P@10"] == pytest.approx(float(np.mean(recalls)), abs=0.6)
+
+
+def test_a_select_rule_nothing_meets_keeps_the_last_checkpoint_and_warns(small_data, tmp_path, caplog):
+    rule = "candidates/rewritten/P@3>=raw+101; min candidates/rewritten/N1@3"
+    with caplog.at_level("WARNING", logger="lore_rag"):
+        result = train(_config(small_data, tmp_path / "none", max_steps=2, eval_steps=1, select_rule=rule))
+    assert "no evaluation met --select-rule" in caplog.text and "needs >=" in caplog.text
+    assert read_manifest(result.best)["step"] == 2 == read_manifest(tmp_path / "none" / "last")["step"]
