@@ -58,6 +58,7 @@ class TrainConfig:
         "'candidates/plain/P@3>=raw-0.5; corpus/plain/P@10>=raw-1; min candidates/rewritten/N1@3' "
         "(a corpus/ metric evaluates one index of all validation chunks too)",
         None,
+        metadata={"metavar": "RULE"},
     )
     anchor_weight: float = _help(
         "weight of the original-query anchor: KL from the base model's ranking of each row's original query "
