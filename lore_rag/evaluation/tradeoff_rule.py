@@ -15,7 +15,7 @@ constraint are kept and the objective picks one; ties go to the smaller ratio.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from lore_rag.errors import ConfigError
@@ -158,12 +158,17 @@ class Choice:
     failed: dict[float, list[str]] = field(default_factory=dict)
 
 
-def choose(rule: Rule, by_ratio: Mapping[float, Mapping[str, float]]) -> Choice:
-    """Apply ``rule`` to ``{ratio: {metric: value}}``."""
+def choose(
+    rule: Rule, by_ratio: Mapping[float, Mapping[str, float]], *, candidates: Iterable[float] | None = None
+) -> Choice:
+    """Apply ``rule`` to ``{ratio: {metric: value}}``.
+
+    ``candidates``: the keys that may be chosen (default: all); the others only serve as ``raw`` / ``tuned`` bounds.
+    """
     bounds = [(c, c.bound(by_ratio)) for c in rule.constraints]
     feasible: list[float] = []
     failed: dict[float, list[str]] = {}
-    for ratio in sorted(by_ratio):
+    for ratio in sorted(by_ratio if candidates is None else candidates):
         values = by_ratio[ratio]
         misses = [
             f"{c.metric} = {values[c.metric]:.2f}, needs {c.op} {b:.2f}"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lore_rag.errors import ConfigError
-from lore_rag.evaluation.tradeoff_rule import Rule, parse_rule
+from lore_rag.evaluation.tradeoff_rule import Rule, choose, parse_rule
 
 __all__ = ["Selection", "evaluator_view", "needs_corpus", "parse_selection_rule", "select"]
 
@@ -98,28 +98,14 @@ def select(rule: Rule, evals: Mapping[int, Mapping[str, Any]]) -> Selection:
     Raises:
         ConfigError: when a bound refers to ``raw`` and there is no step-0 evaluation, or a metric is missing.
     """
-    raw: dict[float, dict[str, float]] = {}
-    if 0 in evals:
-        raw[0.0] = {metric: _value(evals[0], metric, 0) for metric in rule.metrics}
-    elif any(c.ref == "raw" for c in rule.constraints):
+    if 0 not in evals and any(c.ref == "raw" for c in rule.constraints):
         raise ConfigError(
             "--select-rule: a bound refers to raw, but the base model was not evaluated before the first step"
         )
-    bounds = [(c, c.bound(raw)) for c in rule.constraints]
-    feasible: list[int] = []
-    failed: dict[int, list[str]] = {}
-    for step in sorted(s for s in evals if s > 0):
-        misses = []
-        for constraint, bound in bounds:
-            value = _value(evals[step], constraint.metric, step)
-            if not constraint.holds(value, bound):
-                misses.append(f"{constraint.metric} = {value:.2f}, needs {constraint.op} {bound:.2f}")
-        if misses:
-            failed[step] = misses
-        else:
-            feasible.append(step)
-    if not feasible:
-        return Selection(None, [], failed)
-    sign = 1.0 if rule.goal == "min" else -1.0
-    best = min(feasible, key=lambda s: (sign * _value(evals[s], rule.objective, s), s))
-    return Selection(best, feasible, failed)
+    flat = {float(step): {m: _value(metrics, m, step) for m in rule.metrics} for step, metrics in evals.items()}
+    choice = choose(rule, flat, candidates=[step for step in flat if step > 0])
+    return Selection(
+        None if choice.ratio is None else int(choice.ratio),
+        [int(step) for step in choice.feasible],
+        {int(step): misses for step, misses in choice.failed.items()},
+    )
