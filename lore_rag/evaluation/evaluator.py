@@ -16,6 +16,7 @@ from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 
 from lore_rag.data.io import read_examples
 from lore_rag.data.schema import Example
+from lore_rag.errors import DataError
 from lore_rag.evaluation.candidates import DEFAULT_KS, evaluate_candidates
 from lore_rag.evaluation.corpus import CorpusTask, corpus_task, exact_corpus_per_query
 from lore_rag.models.encoder import LoreEncoder
@@ -118,11 +119,11 @@ class LoreEvaluator(BaseEvaluator):
         """``{"corpus-rewritten": ..., "corpus-original": ...}``: exact search over all the examples' chunks."""
         if self._corpus_tasks is None:
             tasks = []
-            for view, field_name in (("corpus-rewritten", "query"), ("corpus-original", "original_query")):
-                if any(
-                    e.n_positive and (e.query if field_name == "query" else e.original_query) for e in self.examples
-                ):
-                    tasks.append((view, corpus_task(self.examples, query_field=field_name)))
+            for view in ("rewritten", "original"):
+                try:
+                    tasks.append((f"corpus-{view}", corpus_task(self.examples, query_field=view)))
+                except DataError:  # no example with a positive and this view's query: nothing to report
+                    continue
             self._corpus_tasks = tasks
         if not self._corpus_tasks:
             return {}

@@ -121,8 +121,7 @@ def train_and_evaluate(
     Returns:
         The tables and numbers; also written to ``output_dir/results.json`` and ``results.md``.
     """
-    config.check_runtime()
-    config = config.resolved()  # one precision for every run and the evaluation
+    config = config.resolved()  # one precision for every run and the evaluation (each train() checks the machine)
     root = Path(config.output_dir)
     checkpoints: dict[str, list[Path]] = {}
     runs: dict[str, list[TrainResult]] = {}
